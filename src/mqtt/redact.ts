@@ -1,0 +1,27 @@
+// -debug-mqtt logs every message; tokens and passwords must never reach that log.
+
+const secretKeys = /^(token|password|passwd|secret|authorization|client_secret|private_key)$/i;
+
+function redactValue(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(redactValue);
+  if (value && typeof value === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) out[k] = secretKeys.test(k) ? '***' : redactValue(v);
+    return out;
+  }
+  return value;
+}
+
+/** The payload as text fit for a log line: secrets of JSON payloads replaced, long payloads cut. */
+export function redactPayload(payload: Buffer | string, maxLength = 2000): string {
+  const text = typeof payload === 'string' ? payload : payload.toString('utf8');
+  let shown: string;
+  try {
+    const parsed: unknown = JSON.parse(text);
+    shown = parsed && typeof parsed === 'object' ? JSON.stringify(redactValue(parsed)) : text;
+  } catch {
+    // Not JSON (or broken JSON): still hide anything shaped like a secret field.
+    shown = text.replace(/("(?:token|password|passwd|secret|authorization)"\s*:\s*)"(?:[^"\\]|\\.)*"?/gi, '$1"***"');
+  }
+  return shown.length > maxLength ? `${shown.slice(0, maxLength)}… (${shown.length} chars)` : shown;
+}

@@ -1,0 +1,144 @@
+// A small validator for command payloads. Payloads are flat JSON objects whose errors must name
+// the field in the API's own terms ("field \"id\": expected a string"), and the agent has an idle
+// memory budget, so this stays a few combinators rather than a general schema library.
+
+export class ValidationError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ValidationError';
+  }
+}
+
+export interface Schema<T> {
+  /** Returns the value as T or throws ValidationError; `at` names the value in messages. */
+  parse(value: unknown, at: string): T;
+  readonly optional?: boolean;
+}
+
+export type Infer<S> = S extends Schema<infer T> ? T : never;
+
+function fail(at: string, expected: string, value: unknown): never {
+  const got = value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value;
+  throw new ValidationError(`${at}: expected ${expected}, got ${got}`);
+}
+
+export interface StringRules {
+  /** Minimum length (default 0). */
+  min?: number;
+  /** Maximum length (default 64 KiB): oversized strings are refused, not truncated. */
+  max?: number;
+  pattern?: RegExp;
+  /** Said in the error when the pattern does not match. */
+  patternText?: string;
+}
+
+export function str(rules: StringRules = {}): Schema<string> {
+  const max = rules.max ?? 65536;
+  return {
+    parse(value, at) {
+      if (typeof value !== 'string') fail(at, 'a string', value);
+      if (value.length < (rules.min ?? 0)) {
+        throw new ValidationError(rules.min === 1 ? `${at}: must not be empty` : `${at}: shorter than ${rules.min} characters`);
+      }
+      if (value.length > max) throw new ValidationError(`${at}: longer than ${max} characters`);
+      if (rules.pattern && !rules.pattern.test(value)) {
+        throw new ValidationError(`${at}: ${rules.patternText ?? `does not match ${rules.pattern}`}`);
+      }
+      return value;
+    },
+  };
+}
+
+export function bool(): Schema<boolean> {
+  return {
+    parse(value, at) {
+      if (typeof value !== 'boolean') fail(at, 'true or false', value);
+      return value;
+    },
+  };
+}
+
+export function int(rules: { min?: number; max?: number } = {}): Schema<number> {
+  return {
+    parse(value, at) {
+      if (typeof value !== 'number' || !Number.isInteger(value)) fail(at, 'an integer', value);
+      if (rules.min !== undefined && value < rules.min) throw new ValidationError(`${at}: must be at least ${rules.min}`);
+      if (rules.max !== undefined && value > rules.max) throw new ValidationError(`${at}: must be at most ${rules.max}`);
+      return value;
+    },
+  };
+}
+
+export function oneOf<const T extends string>(...choices: T[]): Schema<T> {
+  return {
+    parse(value, at) {
+      if (typeof value !== 'string') fail(at, `one of ${choices.join(', ')}`, value);
+      const hit = choices.find((c) => c === value);
+      if (hit === undefined) throw new ValidationError(`${at}: unknown value "${value}", expected one of ${choices.join(', ')}`);
+      return hit;
+    },
+  };
+}
+
+export function arrayOf<T>(item: Schema<T>, rules: { max?: number; min?: number } = {}): Schema<T[]> {
+  const max = rules.max ?? 1000;
+  return {
+    parse(value, at) {
+      if (!Array.isArray(value)) fail(at, 'an array', value);
+      if (value.length > max) throw new ValidationError(`${at}: more than ${max} elements`);
+      if (rules.min !== undefined && value.length < rules.min) throw new ValidationError(`${at}: needs at least ${rules.min} element(s)`);
+      return value.map((v, i) => item.parse(v, `${at}[${i}]`));
+    },
+  };
+}
+
+/** Any JSON object, passed through as it is (Docker API shapes, for example). */
+export function jsonObject(): Schema<Record<string, unknown>> {
+  return {
+    parse(value, at) {
+      if (typeof value !== 'object' || value === null || Array.isArray(value)) fail(at, 'an object', value);
+      return value as Record<string, unknown>;
+    },
+  };
+}
+
+export function optional<T>(inner: Schema<T>): Schema<T | undefined> {
+  return {
+    optional: true,
+    parse(value, at) {
+      return value === undefined || value === null ? undefined : inner.parse(value, at);
+    },
+  };
+}
+
+type Shape = Record<string, Schema<unknown>>;
+type OptionalKeys<S extends Shape> = { [K in keyof S]: undefined extends Infer<S[K]> ? K : never }[keyof S];
+type RequiredKeys<S extends Shape> = Exclude<keyof S, OptionalKeys<S>>;
+export type ObjectOf<S extends Shape> = { [K in RequiredKeys<S>]: Infer<S[K]> } & { [K in OptionalKeys<S>]?: Infer<S[K]> };
+
+export interface ObjectRules {
+  /** Match field names case-insensitively (the seed's repository objects are read so). */
+  caseInsensitive?: boolean;
+}
+
+/** An object with known fields; unknown fields are ignored, as the Go agent's decoder did. */
+export function object<S extends Shape>(shape: S, rules: ObjectRules = {}): Schema<ObjectOf<S>> {
+  return {
+    parse(value, at) {
+      if (typeof value !== 'object' || value === null || Array.isArray(value)) fail(at, 'a JSON object', value);
+      const source = value as Record<string, unknown>;
+      const lookup = rules.caseInsensitive
+        ? new Map(Object.keys(source).map((k) => [k.toLowerCase(), source[k]]))
+        : undefined;
+      const out: Record<string, unknown> = {};
+      for (const [key, schema] of Object.entries(shape)) {
+        const raw = lookup ? lookup.get(key.toLowerCase()) : source[key];
+        const where = at === '' ? `field "${key}"` : `${at}.${key}`;
+        if (raw === undefined && !schema.optional) throw new ValidationError(`${where}: missing`);
+        const parsed = schema.parse(raw, where);
+        if (parsed !== undefined) out[key] = parsed;
+      }
+      return out as ObjectOf<S>;
+    },
+  };
+}
