@@ -1,0 +1,6 @@
+#!/usr/bin/env bash
+# `npm run bench [suite...]`: the benchmarks of bench/*.bench.ts, printed as one table.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/bootstrap.sh
+exec node --import tsx bench/run.ts "$@"
