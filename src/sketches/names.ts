@@ -1,0 +1,32 @@
+// Sketch names and ids become file names in the sketches folder, so anything that could name a
+// file elsewhere (or a hidden file the agent keeps for itself) is refused before it is used.
+
+import { basename, dirname, resolve } from 'node:path';
+import { CommandError } from '../errors.js';
+
+/** Longest file name most Linux file systems accept, in bytes. */
+const maxNameBytes = 255;
+
+/** Throws a CommandError if `value` is not a plain, visible file name. `what` names it in the message. */
+export function checkFileName(value: string, what = 'name'): void {
+  if (typeof value !== 'string' || value === '') throw new CommandError(`${what} is empty`);
+  if (value.includes('\0')) throw new CommandError(`${what} contains a NUL character`);
+  if (value.includes('/')) throw new CommandError(`${what} ${JSON.stringify(value)} contains "/"`);
+  if (value.includes('..')) throw new CommandError(`${what} ${JSON.stringify(value)} contains ".."`);
+  // Dot-files are the agent's own (temporary downloads, the table's temp files).
+  if (value.startsWith('.')) throw new CommandError(`${what} ${JSON.stringify(value)} starts with "."`);
+  if (/[\x00-\x1f\x7f]/.test(value)) throw new CommandError(`${what} ${JSON.stringify(value)} contains a control character`);
+  if (Buffer.byteLength(value) > maxNameBytes) throw new CommandError(`${what} is longer than ${maxNameBytes} bytes`);
+}
+
+/** Absolute path of a sketch file inside sketchesDir; CommandError for anything that could leave it. */
+export function sketchFilePath(sketchesDir: string, name: string): string {
+  checkFileName(name, 'sketch name');
+  const folder = resolve(sketchesDir);
+  const path = resolve(folder, name);
+  // Belt and braces: whatever slipped past the checks above must still land directly in the folder.
+  if (dirname(path) !== folder || basename(path) !== name) {
+    throw new CommandError(`sketch name ${JSON.stringify(name)} leaves the sketches folder`);
+  }
+  return path;
+}
