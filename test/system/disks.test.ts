@@ -1,0 +1,176 @@
+// Disk figures against `df` on this machine, and against tmpfs mounts the test makes itself.
+
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdir, realpath, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { promisify } from 'node:util';
+import type { DiskStats } from '../../src/api.js';
+import { diskMounts, parseMountinfoLine, readDisks, readMountinfo, visibleMounts } from '../../src/system/disks.js';
+import { tempDir } from '../helpers/tmp.js';
+
+const run = promisify(execFile);
+
+interface DfRow {
+  source: string;
+  type: string;
+  size: number;
+  avail: number;
+  target: string;
+}
+
+async function df(): Promise<DfRow[]> {
+  const { stdout } = await run('df', ['-B1', '--output=source,fstype,size,avail,target']);
+  return stdout
+    .trimEnd()
+    .split('\n')
+    .slice(1)
+    .map((line) => {
+      const [source, type, size, avail, ...rest] = line.trim().split(/\s+/);
+      return { source: source!, type: type!, size: Number(size), avail: Number(avail), target: rest.join(' ') };
+    });
+}
+
+describe('mountinfo parsing', () => {
+  it('reads the fields after the optional ones and undoes octal escapes', () => {
+    const entry = parseMountinfoLine('36 35 98:0 /mnt1 /mnt\\040two rw,noatime master:1 shared:7 - ext3 /dev/root rw,errors=continue');
+    assert.deepEqual(entry, {
+      id: 36,
+      parentId: 35,
+      device: '98:0',
+      root: '/mnt1',
+      mountPoint: '/mnt two',
+      mountOptions: 'rw,noatime',
+      type: 'ext3',
+      source: '/dev/root',
+    });
+    const plain = parseMountinfoLine('22 27 0:21 / /proc rw,relatime - proc proc rw');
+    assert.equal(plain?.type, 'proc');
+    assert.equal(plain?.mountPoint, '/proc');
+  });
+
+  it('ignores lines that are not mount entries', () => {
+    assert.equal(parseMountinfoLine(''), undefined);
+    assert.equal(parseMountinfoLine('1 2 3 4 5 6 7 8 9 10'), undefined);
+  });
+
+  it('hides a covered mount and what was mounted inside it, keeps the one on top', () => {
+    const lines = [
+      '1 0 8:1 / / rw - ext4 /dev/sda1 rw',
+      '2 1 0:40 / /data rw - tmpfs first rw',
+      '3 2 0:41 / /data/inner rw - tmpfs inner rw',
+      '4 2 0:42 / /data rw - tmpfs second rw',
+    ];
+    const entries = lines.map((l) => parseMountinfoLine(l)!);
+    assert.deepEqual(
+      visibleMounts(entries).map((e) => e.source),
+      ['/dev/sda1', 'second'],
+    );
+  });
+
+  it('lists each device once, preferring its own root, and drops pseudo file systems', () => {
+    const lines = [
+      '1 0 8:1 / / rw - ext4 /dev/sda1 rw',
+      '2 1 0:5 / /proc rw - proc proc rw',
+      '3 1 8:1 /srv /srv-bind rw - ext4 /dev/sda1 rw',
+      '4 1 0:50 / /run rw - tmpfs tmpfs rw',
+      '5 1 0:51 / /mnt/none rw - none none rw',
+      '6 1 0:52 / /mnt/bound rw,bind - none none rw',
+    ];
+    const mounts = diskMounts(lines.map((l) => parseMountinfoLine(l)!));
+    assert.deepEqual(
+      mounts.map((m) => m.mountPoint),
+      ['/', '/run', '/mnt/bound'],
+    );
+  });
+});
+
+describe('disks on this machine', () => {
+  it('lists what df lists by default, with the same sizes', async () => {
+    const [ours, theirs] = await Promise.all([readDisks(), df()]);
+    // Other test files may mount their own file systems under the temporary folder meanwhile.
+    const temp = await realpath(tmpdir());
+    const settled = (path: string) => !path.startsWith(`${temp}/`) && !path.startsWith(`${tmpdir()}/`);
+    const dfRows = theirs.filter((r) => settled(r.target));
+    const ourRows = ours.filter((d) => settled(d.MountPoint));
+    assert.deepEqual(ourRows.map((d) => d.MountPoint).sort(), dfRows.map((r) => r.target).sort());
+    for (const row of dfRows) {
+      const disk = ourRows.find((d) => d.MountPoint === row.target)!;
+      assert.equal(disk.Device, row.source);
+      assert.equal(disk.Type, row.type);
+      assert.equal(disk.DiskSize, row.size);
+      // Free space moves with whatever else writes meanwhile; only gross mistakes are caught.
+      assert.ok(Math.abs(disk.AvailableSpace - row.avail) <= Math.max(256 * 1024 * 1024, row.size / 100), `${row.target} available`);
+      assert.ok(disk.AvailableSpace <= disk.FreeSpace && disk.FreeSpace <= disk.DiskSize, `${row.target} figures`);
+    }
+    assert.ok(ourRows.some((d) => d.MountPoint === '/'));
+    for (const pseudo of ['/proc', '/sys']) assert.ok(!ours.some((d) => d.MountPoint === pseudo), `${pseudo} listed`);
+  });
+
+  describe('with its own tmpfs mounts', () => {
+    let dir: { path: string; remove(): Promise<void> };
+    let first: string;
+    let bound: string;
+    const mounted: string[] = [];
+    const mount = async (...args: string[]) => {
+      await run('mount', args);
+      mounted.unshift(args[args.length - 1]!);
+    };
+    const find = async (mountPoint: string): Promise<DiskStats[]> =>
+      (await readDisks()).filter((d) => d.MountPoint === mountPoint);
+
+    before(async () => {
+      dir = await tempDir('ac-disks-');
+      first = join(await realpath(dir.path), 'a mount point');
+      bound = join(await realpath(dir.path), 'bound');
+      await mkdir(first);
+      await mkdir(bound);
+    });
+    after(async () => {
+      for (const path of mounted) await run('umount', [path]).catch(() => {});
+      await dir.remove();
+    });
+
+    it('measures a new mount exactly, even with a space in its path', async () => {
+      await mount('-t', 'tmpfs', '-o', 'size=8m', 'ac-disks-test', first);
+      const [disk] = await find(first);
+      assert.deepEqual(disk, {
+        Device: 'ac-disks-test',
+        Type: 'tmpfs',
+        MountPoint: first,
+        FreeSpace: 8 * 1024 * 1024,
+        AvailableSpace: 8 * 1024 * 1024,
+        DiskSize: 8 * 1024 * 1024,
+      });
+      await writeFile(join(first, 'one-mib'), Buffer.alloc(1024 * 1024, 1));
+      const [after] = await find(first);
+      assert.equal(after?.FreeSpace, 7 * 1024 * 1024);
+    });
+
+    it('lists a bind-mounted file system once', async () => {
+      await mount('--bind', first, bound);
+      const entries = (await readMountinfo()).filter((e) => e.mountPoint === first || e.mountPoint === bound);
+      assert.equal(entries.length, 2);
+      const disks = (await readDisks()).filter((d) => d.Device === 'ac-disks-test');
+      const dfRows = (await df()).filter((r) => r.source === 'ac-disks-test');
+      assert.equal(disks.length, 1);
+      assert.equal(dfRows.length, 1);
+      // Both are the same file system: the one df picks (the shorter path) is the one listed.
+      assert.equal(disks[0]?.MountPoint, dfRows[0]?.target);
+    });
+
+    it('reports the mount on top when one is mounted over another', async () => {
+      await mount('-t', 'tmpfs', '-o', 'size=4m', 'ac-disks-over', first);
+      const disks = await find(first);
+      assert.equal(disks.length, 1);
+      assert.equal(disks[0]?.Device, 'ac-disks-over');
+      assert.equal(disks[0]?.DiskSize, 4 * 1024 * 1024);
+      // The bind mount still shows the file system that is now covered.
+      const [covered] = await find(bound);
+      assert.equal(covered?.Device, 'ac-disks-test');
+      assert.equal(covered?.FreeSpace, 7 * 1024 * 1024);
+    });
+  });
+});
