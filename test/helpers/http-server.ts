@@ -16,7 +16,9 @@ export type Behaviour =
   /** Announce the full length, send `afterBytes` of the file, then send nothing more. */
   | { kind: 'stall'; afterBytes: number }
   /** Send the file in `chunkBytes` pieces, one every `everyMs`. */
-  | { kind: 'slow'; chunkBytes: number; everyMs: number };
+  | { kind: 'slow'; chunkBytes: number; everyMs: number }
+  /** Send the whole file with chunked encoding: no Content-Length announced. */
+  | { kind: 'chunked' };
 
 export interface RecordedRequest {
   method: string;
@@ -79,6 +81,11 @@ export async function startHttpServer(options: HttpServerOptions): Promise<TestH
     const info = file.startsWith(folder + sep) ? await stat(file).catch(() => undefined) : undefined;
     if (!info?.isFile()) {
       res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
+      return;
+    }
+    if (behaviour?.kind === 'chunked') {
+      res.writeHead(200, { 'content-type': 'application/octet-stream', 'transfer-encoding': 'chunked' });
+      createReadStream(file).pipe(res);
       return;
     }
     res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': info.size });

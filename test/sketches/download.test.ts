@@ -1,0 +1,363 @@
+import assert from 'node:assert/strict';
+import { randomBytes, type KeyObject } from 'node:crypto';
+import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import http from 'node:http';
+import https from 'node:https';
+import net from 'node:net';
+import { dirname, join } from 'node:path';
+import { after, afterEach, before, describe, it } from 'node:test';
+import { CommandError } from '../../src/errors.js';
+import { downloadVerified, type DownloadRequest } from '../../src/sketches/download.js';
+import { loadSignatureKey } from '../../src/sketches/signature.js';
+import { startHttpServer, type TestHttpServer } from '../helpers/http-server.js';
+import { makeKeyPair, openssl, signFile, type TestKeyPair } from '../helpers/signing.js';
+import { tempDir } from '../helpers/tmp.js';
+
+const noProxy: NodeJS.ProcessEnv = {};
+
+describe('downloadVerified', () => {
+  let dir: { path: string; remove(): Promise<void> };
+  let served: string;
+  let sketches: string;
+  let keys: TestKeyPair;
+  let publicKey: KeyObject;
+  let server: TestHttpServer;
+  let good: Buffer;
+
+  before(async () => {
+    dir = await tempDir('ac-download-');
+    served = join(dir.path, 'served');
+    sketches = join(dir.path, 'sketches');
+    await Promise.all([mkdir(served), mkdir(sketches)]);
+    keys = await makeKeyPair(dir.path);
+    publicKey = await loadSignatureKey(keys.publicKeyPem);
+
+    good = randomBytes(300 * 1024 + 17);
+    await writeFile(join(served, 'good.bin'), good);
+    await signFile(keys.privateKeyPath, join(served, 'good.bin'));
+    // A file whose .sig belongs to other content.
+    await writeFile(join(served, 'tampered.bin'), good);
+    await writeFile(join(served, 'other.bin'), randomBytes(1000));
+    await signFile(keys.privateKeyPath, join(served, 'other.bin'), join(served, 'tampered.bin.sig'));
+    await writeFile(join(served, 'unsigned.bin'), good);
+    // A signature made by a different key.
+    const stranger = await makeKeyPair(dir.path, { name: 'stranger' });
+    await writeFile(join(served, 'stranger.bin'), good);
+    await signFile(stranger.privateKeyPath, join(served, 'stranger.bin'));
+    // A ".sig" of the wrong size.
+    await writeFile(join(served, 'short.bin'), good);
+    await writeFile(join(served, 'short.bin.sig'), randomBytes(10));
+    await writeFile(join(served, 'big.bin'), randomBytes(2 * 1024 * 1024));
+    await signFile(keys.privateKeyPath, join(served, 'big.bin'));
+
+    server = await startHttpServer({ folder: served });
+  });
+  after(async () => {
+    await server.close();
+    await dir.remove();
+  });
+  afterEach(async () => {
+    // Whatever a test did, nothing may be left in the sketches folder.
+    assert.deepEqual(await readdir(sketches), []);
+  });
+
+  const request = (overrides: Partial<DownloadRequest> = {}): DownloadRequest => ({
+    url: server.url('/good.bin'),
+    folder: sketches,
+    maxBytes: 1024 * 1024,
+    publicKey,
+    timeoutMs: 5_000,
+    env: noProxy,
+    ...overrides,
+  });
+
+  /** Downloads, checks the temp file holds `expected`, and removes it (as the caller's rename would). */
+  const downloadAndCheck = async (req: DownloadRequest, expected: Buffer) => {
+    const result = await downloadVerified(req);
+    assert.equal(dirname(result.tempPath), sketches);
+    assert.match(result.tempPath, /\/\.download-[0-9a-f]{32}\.part$/);
+    assert.equal(result.bytes, expected.length);
+    assert.equal((await stat(result.tempPath)).mode & 0o777, 0o600);
+    assert.ok((await readFile(result.tempPath)).equals(expected));
+    await rm(result.tempPath);
+    return result;
+  };
+
+  const rejectsWith = async (req: DownloadRequest, message: RegExp) => {
+    await assert.rejects(downloadVerified(req), (err: Error) => {
+      assert.ok(err instanceof CommandError, `expected a CommandError, got ${err.name}: ${err.message}`);
+      assert.match(err.message, message);
+      return true;
+    });
+  };
+
+  it('downloads a correctly signed file into an unpredictable temp file', async () => {
+    const first = await downloadAndCheck(request(), good);
+    const second = await downloadAndCheck(request(), good);
+    assert.notEqual(first.tempPath, second.tempPath);
+  });
+
+  it('accepts a body without Content-Length (chunked)', async () => {
+    server.behave('/good.bin', { kind: 'chunked' });
+    try {
+      await downloadAndCheck(request(), good);
+    } finally {
+      server.clear('/good.bin');
+    }
+  });
+
+  it('refuses a signature made for other content', async () => {
+    await rejectsWith(request({ url: server.url('/tampered.bin') }), /^signature check failed: the file does not match its signature$/);
+  });
+
+  it('refuses a signature made by another key', async () => {
+    await rejectsWith(request({ url: server.url('/stranger.bin') }), /^signature check failed/);
+  });
+
+  it('refuses a signature of the wrong size', async () => {
+    await rejectsWith(request({ url: server.url('/short.bin') }), /^signature check failed: the signature has 10 bytes, the key expects 256$/);
+  });
+
+  it('fails when the .sig is missing', async () => {
+    await rejectsWith(request({ url: server.url('/unsigned.bin') }), /^signature download failed: HTTP 404/);
+  });
+
+  it('fails on HTTP 404 and 500, naming the status', async () => {
+    await rejectsWith(request({ url: server.url('/missing.bin') }), /^download failed: HTTP 404/);
+    server.behave('/good.bin', { kind: 'status', status: 500 });
+    try {
+      await rejectsWith(request(), /^download failed: HTTP 500/);
+    } finally {
+      server.clear('/good.bin');
+    }
+  });
+
+  it('fails when the signature download answers 500', async () => {
+    server.behave('/good.bin.sig', { kind: 'status', status: 500 });
+    try {
+      await rejectsWith(request(), /^signature download failed: HTTP 500/);
+    } finally {
+      server.clear('/good.bin.sig');
+    }
+  });
+
+  it('fails when the connection is cut mid-download', async () => {
+    server.behave('/good.bin', { kind: 'cut', afterBytes: 100 * 1024 });
+    try {
+      await rejectsWith(request(), /^download failed: the connection was cut before the end of the file$/);
+    } finally {
+      server.clear('/good.bin');
+    }
+  });
+
+  it('refuses a file larger than maxBytes announced by Content-Length', async () => {
+    await rejectsWith(request({ url: server.url('/big.bin') }), /^sketch larger than 1048576 bytes/);
+  });
+
+  it('stops a file that grows past maxBytes without announcing its length', async () => {
+    server.behave('/big.bin', { kind: 'chunked' });
+    try {
+      await rejectsWith(request({ url: server.url('/big.bin') }), /^sketch larger than 1048576 bytes/);
+    } finally {
+      server.clear('/big.bin');
+    }
+  });
+
+  it('gives up on a stalled server after timeoutMs without data', async () => {
+    server.behave('/good.bin', { kind: 'stall', afterBytes: 4096 });
+    try {
+      await rejectsWith(request({ timeoutMs: 300 }), /^download failed: no data for 300 ms$/);
+    } finally {
+      server.clear('/good.bin');
+    }
+  });
+
+  it('keeps going while a slow server keeps sending', async () => {
+    server.behave('/good.bin', { kind: 'slow', chunkBytes: 64 * 1024, everyMs: 100 });
+    try {
+      // Each pause is shorter than the idle time-out although the whole transfer is longer.
+      await downloadAndCheck(request({ timeoutMs: 300 }), good);
+    } finally {
+      server.clear('/good.bin');
+    }
+  });
+
+  it('can be cancelled with an AbortSignal', async () => {
+    server.behave('/good.bin', { kind: 'stall', afterBytes: 4096 });
+    try {
+      const controller = new AbortController();
+      const pending = downloadVerified(request({ signal: controller.signal }));
+      setTimeout(() => controller.abort(), 100);
+      await assert.rejects(pending, /^CommandError: download failed: cancelled$|download failed: cancelled/);
+    } finally {
+      server.clear('/good.bin');
+    }
+  });
+
+  it('follows redirects (up to five), for the file and its signature', async () => {
+    server.behave('/r1.bin', { kind: 'redirect', location: '/r2.bin', status: 301 });
+    server.behave('/r2.bin', { kind: 'redirect', location: server.url('/good.bin'), status: 307 });
+    server.behave('/r1.bin.sig', { kind: 'redirect', location: '/good.bin.sig' });
+    await downloadAndCheck(request({ url: server.url('/r1.bin') }), good);
+  });
+
+  it('refuses more than five redirects', async () => {
+    for (let i = 0; i < 6; i++) server.behave(`/loop${i}.bin`, { kind: 'redirect', location: `/loop${i + 1}.bin` });
+    server.behave('/loop6.bin', { kind: 'redirect', location: '/good.bin' });
+    await rejectsWith(request({ url: server.url('/loop0.bin') }), /^download failed: more than 5 redirects$/);
+  });
+
+  it('refuses a redirect to something other than http/https', async () => {
+    server.behave('/to-file.bin', { kind: 'redirect', location: 'file:///etc/passwd' });
+    await rejectsWith(request({ url: server.url('/to-file.bin') }), /^download failed: redirect to a file URL refused$/);
+  });
+
+  it('accepts only http and https URLs', async () => {
+    await rejectsWith(request({ url: 'file:///etc/passwd' }), /^only http and https URLs are accepted, not file$/);
+    await rejectsWith(request({ url: 'ftp://127.0.0.1/good.bin' }), /not ftp$/);
+    await rejectsWith(request({ url: 'not a url' }), /^invalid url/);
+  });
+
+  describe('with a token', () => {
+    let guarded: TestHttpServer;
+    let elsewhere: TestHttpServer;
+    before(async () => {
+      guarded = await startHttpServer({ folder: served, token: 's3cret-token' });
+      elsewhere = await startHttpServer({ folder: served });
+    });
+    after(async () => {
+      await guarded.close();
+      await elsewhere.close();
+    });
+
+    it('sends it only as Authorization: Bearer, for the file and its signature', async () => {
+      guarded.requests.length = 0;
+      await downloadAndCheck(request({ url: guarded.url('/good.bin'), token: 's3cret-token' }), good);
+      assert.deepEqual(guarded.requests.map((r) => r.path), ['/good.bin', '/good.bin.sig']);
+      for (const r of guarded.requests) {
+        assert.equal(r.headers.authorization, 'Bearer s3cret-token');
+        const elsewhereInRequest = JSON.stringify({ path: r.path, headers: { ...r.headers, authorization: undefined } });
+        assert.ok(!elsewhereInRequest.includes('s3cret-token'), 'the token appears only in Authorization');
+      }
+    });
+
+    it('fails with HTTP 401 without it', async () => {
+      await rejectsWith(request({ url: guarded.url('/good.bin') }), /^download failed: HTTP 401/);
+    });
+
+    it('does not send it to another origin after a redirect', async () => {
+      guarded.behave('/away.bin', { kind: 'redirect', location: elsewhere.url('/good.bin') });
+      guarded.behave('/away.bin.sig', { kind: 'redirect', location: elsewhere.url('/good.bin.sig') });
+      elsewhere.requests.length = 0;
+      await downloadAndCheck(request({ url: guarded.url('/away.bin'), token: 's3cret-token' }), good);
+      assert.equal(elsewhere.requests.length, 2);
+      for (const r of elsewhere.requests) assert.equal(r.headers.authorization, undefined);
+    });
+  });
+
+  describe('through a proxy and over https', () => {
+    let proxy: { port: number; seen: string[]; close(): Promise<void> };
+    let secure: { port: number; close(): Promise<void> };
+    let ca: string;
+
+    before(async () => {
+      proxy = await startProxy();
+      const key = join(dir.path, 'tls-key.pem');
+      const cert = join(dir.path, 'tls-cert.pem');
+      await openssl(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1',
+        '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1']);
+      ca = await readFile(cert, 'utf8');
+      secure = await startHttpsFileServer(served, await readFile(key, 'utf8'), ca);
+    });
+    after(async () => {
+      await proxy.close();
+      await secure.close();
+    });
+
+    it('asks an http_proxy for plain http URLs', async () => {
+      proxy.seen.length = 0;
+      await downloadAndCheck(request({ env: { http_proxy: `http://127.0.0.1:${proxy.port}` } }), good);
+      assert.deepEqual(proxy.seen, [`GET ${server.url('/good.bin')}`, `GET ${server.url('/good.bin.sig')}`]);
+    });
+
+    it('goes direct for hosts in no_proxy', async () => {
+      proxy.seen.length = 0;
+      await downloadAndCheck(request({ env: { HTTP_PROXY: `http://127.0.0.1:${proxy.port}`, NO_PROXY: 'example.org,127.0.0.1' } }), good);
+      assert.deepEqual(proxy.seen, []);
+    });
+
+    it('downloads over https with a given CA', async () => {
+      await downloadAndCheck(request({ url: `https://localhost:${secure.port}/good.bin`, ca }), good);
+    });
+
+    it('refuses an https server it cannot authenticate', async () => {
+      await rejectsWith(request({ url: `https://localhost:${secure.port}/good.bin` }), /^download failed: .*certificate/);
+    });
+
+    it('tunnels https through the proxy with CONNECT', async () => {
+      proxy.seen.length = 0;
+      await downloadAndCheck(request({ url: `https://localhost:${secure.port}/good.bin`, ca, env: { https_proxy: `127.0.0.1:${proxy.port}` } }), good);
+      assert.deepEqual(proxy.seen, [`CONNECT localhost:${secure.port}`, `CONNECT localhost:${secure.port}`]);
+    });
+  });
+});
+
+/** A minimal forward proxy: absolute-URI GETs and CONNECT tunnels, recording what it was asked. */
+async function startProxy(): Promise<{ port: number; seen: string[]; close(): Promise<void> }> {
+  const seen: string[] = [];
+  const sockets = new Set<net.Socket>();
+  const server = http.createServer((req, res) => {
+    seen.push(`${req.method} ${req.url}`);
+    const target = new URL(req.url ?? '');
+    const upstream = http.request({ host: target.hostname, port: target.port, path: target.pathname + target.search, method: req.method, headers: req.headers }, (up) => {
+      res.writeHead(up.statusCode ?? 502, up.headers);
+      up.pipe(res);
+    });
+    upstream.on('error', () => res.destroy());
+    req.pipe(upstream);
+  });
+  server.on('connect', (req: http.IncomingMessage, client: net.Socket, head: Buffer) => {
+    seen.push(`CONNECT ${req.url}`);
+    const [host, port] = (req.url ?? '').split(':');
+    const upstream = net.connect(Number(port), host === 'localhost' ? '127.0.0.1' : host ?? '', () => {
+      client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+      upstream.write(head);
+      upstream.pipe(client);
+      client.pipe(upstream);
+    });
+    sockets.add(upstream).add(client);
+    upstream.on('error', () => client.destroy());
+    client.on('error', () => upstream.destroy());
+  });
+  await new Promise<void>((done) => server.listen(0, '127.0.0.1', () => done()));
+  const address = server.address();
+  return {
+    port: typeof address === 'object' && address ? address.port : 0,
+    seen,
+    close: async () => {
+      for (const s of sockets) s.destroy();
+      server.closeAllConnections();
+      await new Promise<void>((done) => server.close(() => done()));
+    },
+  };
+}
+
+/** An https server on 127.0.0.1 serving the files of `folder`. */
+async function startHttpsFileServer(folder: string, key: string, cert: string): Promise<{ port: number; close(): Promise<void> }> {
+  const server = https.createServer({ key, cert }, (req, res) => {
+    const name = (req.url ?? '/').slice(1);
+    readFile(join(folder, name)).then(
+      (data) => res.writeHead(200, { 'content-length': data.length }).end(data),
+      () => res.writeHead(404).end(),
+    );
+  });
+  await new Promise<void>((done) => server.listen(0, '127.0.0.1', () => done()));
+  const address = server.address();
+  return {
+    port: typeof address === 'object' && address ? address.port : 0,
+    close: async () => {
+      server.closeAllConnections();
+      await new Promise<void>((done) => server.close(() => done()));
+    },
+  };
+}
