@@ -1,0 +1,53 @@
+// -check_ro_fs: on devices whose root file system is mounted read-only, a command that writes
+// (apt, repository files) needs it read-write for its duration and read-only again after, even
+// when the command fails. Overlapping commands share one read-write window.
+
+import { runCommand } from './run-command.js';
+
+export interface WritableMountOptions {
+  /** Whether to remount at all (settings.check_ro_fs); when false, `around` just runs. */
+  enabled: boolean;
+  /** The mount point to remount (default "/"). */
+  mountPoint?: string;
+  env?: NodeJS.ProcessEnv;
+}
+
+export class WritableMount {
+  private users = 0;
+  private transition: Promise<void> = Promise.resolve();
+
+  constructor(private readonly options: WritableMountOptions) {}
+
+  get mountPoint(): string {
+    return this.options.mountPoint ?? '/';
+  }
+
+  private async remount(mode: 'rw' | 'ro'): Promise<void> {
+    const result = await runCommand('mount', ['-o', `remount,${mode}`, this.mountPoint], { env: this.options.env });
+    if (result.code !== 0) throw new Error(`cannot remount ${this.mountPoint} ${mode === 'rw' ? 'read-write' : 'read-only'}: ${result.output.trim()}`);
+  }
+
+  /** Serialises remounts so a read-only remount never overtakes a read-write one. */
+  private step(action: () => Promise<void>): Promise<void> {
+    const next = this.transition.then(action);
+    this.transition = next.catch(() => {});
+    return next;
+  }
+
+  /** Runs `work` with the mount point writable; read-only again once the last user is done. */
+  async around<T>(work: () => Promise<T>): Promise<T> {
+    if (!this.options.enabled) return work();
+    await this.step(async () => {
+      if (this.users === 0) await this.remount('rw');
+      this.users++;
+    });
+    try {
+      return await work();
+    } finally {
+      await this.step(async () => {
+        this.users--;
+        if (this.users === 0) await this.remount('ro');
+      });
+    }
+  }
+}
