@@ -1,0 +1,257 @@
+// The Docker Engine API through dockerode. dockerode is imported on first use, so an agent that
+// never receives a container command never loads it. Every engine failure becomes a CommandError
+// whose message the requester can act on; an engine that is not there at all becomes
+// EngineUnavailableError ("no container engine at <socket>: ..."), and nothing else of the agent
+// depends on it.
+
+import type Dockerode from 'dockerode';
+import { CommandError } from '../errors.js';
+import { errorMessage, type Logger } from '../log.js';
+import type { RegistryCredentials } from './docker-config.js';
+
+export const DEFAULT_DOCKER_SOCKET = '/var/run/docker.sock';
+
+export type DockerEndpoint = { kind: 'unix'; socketPath: string } | { kind: 'tcp'; host: string; port: number };
+
+/**
+ * Where the engine listens: the configured value (a socket path, unix:// or tcp:// URL), else
+ * DOCKER_HOST, else /var/run/docker.sock.
+ */
+export function resolveDockerEndpoint(configured: string | undefined, env: NodeJS.ProcessEnv = process.env): DockerEndpoint {
+  const value = configured?.trim() || env.DOCKER_HOST?.trim() || DEFAULT_DOCKER_SOCKET;
+  if (value.startsWith('unix://')) return { kind: 'unix', socketPath: value.slice('unix://'.length) || DEFAULT_DOCKER_SOCKET };
+  if (value.startsWith('tcp://')) {
+    const url = new URL(value.replace(/^tcp:/, 'http:'));
+    return { kind: 'tcp', host: url.hostname, port: Number(url.port || 2375) };
+  }
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(value)) throw new CommandError(`unsupported container engine address ${value} (use a socket path, unix:// or tcp://)`);
+  return { kind: 'unix', socketPath: value };
+}
+
+export function describeEndpoint(endpoint: DockerEndpoint): string {
+  return endpoint.kind === 'unix' ? endpoint.socketPath : `tcp://${endpoint.host}:${endpoint.port}`;
+}
+
+/** No engine answers at the endpoint (missing socket, refused, no permission). */
+export class EngineUnavailableError extends CommandError {
+  constructor(endpoint: string, cause: unknown) {
+    super(`no container engine at ${endpoint}: ${errorMessage(cause)}`, { cause });
+    this.name = 'EngineUnavailableError';
+  }
+}
+
+/** The engine answered with an HTTP error; `status` is its code (404 unknown, 409 conflict...). */
+export class EngineError extends CommandError {
+  constructor(
+    message: string,
+    readonly status: number,
+  ) {
+    super(message);
+    this.name = 'EngineError';
+  }
+}
+
+/** One event of a pull's progress stream, as the engine sends it. */
+export interface PullEvent {
+  status?: string;
+  id?: string;
+  progress?: string;
+  progressDetail?: { current?: number; total?: number };
+  error?: string;
+  errorDetail?: { message?: string };
+}
+
+export interface PruneResult {
+  /** What was untagged or deleted, as the engine lists it ("untagged: ref", "deleted: sha256:..."). */
+  images: string[];
+  space_reclaimed: number;
+}
+
+/** The fields of a container's inspection that the agent uses (the engine sends many more). */
+export interface ContainerIdentity {
+  id: string;
+  name: string;
+  image: string;
+  running: boolean;
+}
+
+const UNREACHABLE_CODES = new Set(['ENOENT', 'ECONNREFUSED', 'EACCES', 'ENOTSOCK', 'ECONNRESET', 'EPIPE', 'EHOSTUNREACH', 'ETIMEDOUT', 'ENOTDIR']);
+
+interface DockerodeError {
+  code?: string;
+  statusCode?: number;
+  json?: { message?: string } | null;
+  message?: string;
+}
+
+/** `name[:tag]` or `name@digest` split as the engine's pull query wants it (no tag: latest). */
+export function splitReference(image: string): { fromImage: string; tag: string } {
+  const at = image.indexOf('@');
+  if (at >= 0) return { fromImage: image.slice(0, at), tag: image.slice(at + 1) };
+  const colon = image.lastIndexOf(':');
+  // A colon before the last "/" belongs to a registry host:port, not a tag.
+  if (colon > image.lastIndexOf('/')) return { fromImage: image.slice(0, colon), tag: image.slice(colon + 1) };
+  return { fromImage: image, tag: 'latest' };
+}
+
+export class DockerEngine {
+  private client?: Promise<Dockerode>;
+  readonly address: string;
+
+  constructor(
+    private readonly endpoint: DockerEndpoint,
+    private readonly log: Logger,
+  ) {
+    this.address = describeEndpoint(endpoint);
+  }
+
+  private docker(): Promise<Dockerode> {
+    this.client ??= import('dockerode').then(({ default: Docker }) =>
+      this.endpoint.kind === 'unix'
+        ? new Docker({ socketPath: this.endpoint.socketPath })
+        : new Docker({ host: this.endpoint.host, port: this.endpoint.port, protocol: 'http' }),
+    );
+    return this.client;
+  }
+
+  /** Runs one engine call; `what` starts the error message ("container start failed: ..."). */
+  private async call<T>(what: string, fn: (docker: Dockerode) => Promise<T>): Promise<T> {
+    const docker = await this.docker();
+    try {
+      return await fn(docker);
+    } catch (err) {
+      throw this.translate(what, err);
+    }
+  }
+
+  private translate(what: string, err: unknown): Error {
+    if (err instanceof CommandError) return err;
+    const e = (err ?? {}) as DockerodeError;
+    if (e.code && UNREACHABLE_CODES.has(e.code)) return new EngineUnavailableError(this.address, err);
+    if (typeof e.statusCode === 'number') {
+      const detail = e.json?.message ?? errorMessage(err);
+      return new EngineError(`${what}: ${detail.trim()}`, e.statusCode);
+    }
+    return new CommandError(`${what}: ${errorMessage(err)}`, { cause: err });
+  }
+
+  /** `docker ps -a`, optionally only the container with this id (or id prefix). */
+  listContainers(id?: string): Promise<unknown[]> {
+    return this.call('container list failed', (d) => d.listContainers({ all: true, ...(id ? { filters: { id: [id] } } : {}) }));
+  }
+
+  /** `docker images`, optionally only images matching this reference. */
+  listImages(reference?: string): Promise<unknown[]> {
+    return this.call('image list failed', (d) => d.listImages(reference ? { filters: { reference: [reference] } } : {}));
+  }
+
+  async inspectContainer(id: string): Promise<ContainerIdentity> {
+    const info = await this.call('container inspect failed', (d) => d.getContainer(id).inspect());
+    return { id: info.Id, name: info.Name.replace(/^\//, ''), image: info.Config.Image, running: info.State.Running };
+  }
+
+  /** True when the engine has the image locally. */
+  async hasImage(image: string): Promise<boolean> {
+    try {
+      await this.call('image inspect failed', (d) => d.getImage(image).inspect());
+      return true;
+    } catch (err) {
+      if (err instanceof EngineError && err.status === 404) return false;
+      throw err;
+    }
+  }
+
+  /** Checks credentials against the registry (the engine's /auth); throws EngineError on refusal. */
+  async login(credentials: RegistryCredentials): Promise<void> {
+    await this.call(`login to ${credentials.serveraddress} failed`, (d) => d.checkAuth({ ...credentials }));
+  }
+
+  /**
+   * Pulls an image, reporting each progress event. The engine answers HTTP 200 and reports many
+   * failures (unknown manifest, refused credentials...) inside the stream, so an "error" event
+   * fails the pull. The stream is read line by line, never kept.
+   */
+  async pull(image: string, credentials: RegistryCredentials | undefined, onEvent: (event: PullEvent) => void): Promise<void> {
+    const what = `pull of ${image} failed`;
+    const stream = await this.call(what, (d) => d.createImage(credentials ? { ...credentials } : undefined, splitReference(image)));
+    let failure: string | undefined;
+    let pending = '';
+    const handleLine = (line: string) => {
+      const text = line.trim();
+      if (text === '') return;
+      let event: PullEvent;
+      try {
+        event = JSON.parse(text) as PullEvent;
+      } catch {
+        this.log.debug(`pull of ${image}: ignored a line that is not JSON: ${text.slice(0, 200)}`);
+        return;
+      }
+      if (event.error || event.errorDetail) failure ??= event.errorDetail?.message || event.error || 'unknown error';
+      onEvent(event);
+    };
+    try {
+      for await (const chunk of stream as AsyncIterable<Buffer | string>) {
+        pending += typeof chunk === 'string' ? chunk : chunk.toString('utf8');
+        let newline: number;
+        while ((newline = pending.indexOf('\n')) >= 0) {
+          handleLine(pending.slice(0, newline));
+          pending = pending.slice(newline + 1);
+        }
+      }
+      handleLine(pending);
+    } catch (err) {
+      throw this.translate(what, err);
+    }
+    if (failure !== undefined) throw new EngineError(`${what}: ${failure}`, 200);
+  }
+
+  /** Creates a container from a Docker API create body; returns its id. */
+  async createContainer(name: string | undefined, body: Record<string, unknown>): Promise<string> {
+    // dockerode sends `_query` as the query string and `_body` as the JSON body; without them it
+    // would repeat the whole body in the URL.
+    const options = { _query: name ? { name } : {}, _body: body } as unknown as Dockerode.ContainerCreateOptions;
+    const container = await this.call('container create failed', (d) => d.createContainer(options));
+    return container.id;
+  }
+
+  /** Starts a container; true if it was started, false if it was already running. */
+  async startContainer(id: string): Promise<boolean> {
+    return this.idempotent('container start failed', (d) => d.getContainer(id).start());
+  }
+
+  /** Stops a container; true if it was stopped, false if it was not running. */
+  async stopContainer(id: string): Promise<boolean> {
+    return this.idempotent('container stop failed', (d) => d.getContainer(id).stop());
+  }
+
+  /** `docker rm -f -v`. */
+  async removeContainer(id: string): Promise<void> {
+    await this.call('container remove failed', (d) => d.getContainer(id).remove({ force: true, v: true }));
+  }
+
+  async renameContainer(id: string, name: string): Promise<void> {
+    await this.call('container rename failed', (d) => d.getContainer(id).rename({ name }));
+  }
+
+  /** `docker image prune -a`: every image no container uses. */
+  async pruneUnusedImages(): Promise<PruneResult> {
+    const result = await this.call('image prune failed', (d) => d.pruneImages({ filters: { dangling: ['false'] } }));
+    const images: string[] = [];
+    for (const item of result.ImagesDeleted ?? []) {
+      if (item.Untagged) images.push(`untagged: ${item.Untagged}`);
+      if (item.Deleted) images.push(`deleted: ${item.Deleted}`);
+    }
+    return { images, space_reclaimed: result.SpaceReclaimed ?? 0 };
+  }
+
+  /** HTTP 304 from start/stop means "already in that state", which the Go agent's client took as done. */
+  private async idempotent(what: string, fn: (docker: Dockerode) => Promise<unknown>): Promise<boolean> {
+    try {
+      await this.call(what, fn);
+      return true;
+    } catch (err) {
+      if (err instanceof EngineError && err.status === 304) return false;
+      throw err;
+    }
+  }
+}
