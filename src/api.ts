@@ -168,6 +168,10 @@ export interface ContainerActionResult {
   id: string;
   image: string;
   name: string;
+  /** remove: the images that the prune after it untagged or deleted (beyond the Go agent). */
+  pruned?: { images: string[]; space_reclaimed: number };
+  /** run: the pull failed and the copy already on the device was run (beyond the Go agent). */
+  pull_error?: string;
 }
 
 // ---- the map ---------------------------------------------------------------------------------
