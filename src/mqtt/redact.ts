@@ -14,7 +14,7 @@ function redactValue(value: unknown): unknown {
 
 /** The payload as text fit for a log line: secrets of JSON payloads replaced, long payloads cut. */
 export function redactPayload(payload: Buffer | string, maxLength = 2000): string {
-  const text = typeof payload === 'string' ? payload : payload.toString('utf8');
+  const text = (typeof payload === 'string' ? payload : payload.toString('utf8')).trimEnd();
   let shown: string;
   try {
     const parsed: unknown = JSON.parse(text);

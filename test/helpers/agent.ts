@@ -4,7 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import { Agent, type AgentOptions } from '../../src/agent.js';
 import { defaultSettings, type Settings } from '../../src/cli/settings.js';
-import { ConnectorClient } from '../../src/client.js';
+import { ConnectorClient, type ClientOptions } from '../../src/client.js';
 import { createLogger } from '../../src/log.js';
 import { tempDir } from './tmp.js';
 import { waitFor } from './wait.js';
@@ -23,6 +23,7 @@ export async function startTestAgent(
   brokerUrl: string,
   overrides: Partial<Settings> = {},
   extra: Pick<AgentOptions, 'extraFeatures'> = {},
+  clientOptions: Partial<ClientOptions> = {},
 ): Promise<TestAgent> {
   const data = await tempDir('ac-agent-');
   const settings: Settings = {
@@ -42,7 +43,7 @@ export async function startTestAgent(
   const agent = new Agent({ settings, log, ...extra });
   await agent.start();
   await waitFor(() => agent.connection.connected, 'the agent to connect');
-  const client = await ConnectorClient.connect({ broker: brokerUrl, deviceId: settings.id, baseTopic: settings.base_topic });
+  const client = await ConnectorClient.connect({ broker: brokerUrl, deviceId: settings.id, baseTopic: settings.base_topic, ...clientOptions });
   // Subscriptions are made asynchronously after the connection: wait until commands are served.
   await waitFor(async () => (await client.call('status', {}, 500)).ok, 'the agent to answer status');
   return {

@@ -1,0 +1,152 @@
+#!/usr/bin/env node
+// The command line: run the agent, run it in local mode, or call a device's API.
+
+import { Agent } from '../agent.js';
+import { ConfigError } from '../errors.js';
+import { createLogger, errorMessage, type LogLevel, type Logger } from '../log.js';
+import { runCall, callUsage } from './call.js';
+import { localLayout, localSettings, startLocalBroker } from './local.js';
+import { applyProxyEnvironment, DEFAULT_CONFIG_FILE, loadSettings, parseArgs, settingsHelp, type FlagDefinition, type ParsedArgs } from './options.js';
+import type { Settings } from './settings.js';
+
+const programFlags: FlagDefinition[] = [
+  { name: 'help', takesValue: false, help: 'print this help' },
+  { name: 'config', takesValue: true, help: `config file (default ${DEFAULT_CONFIG_FILE}; env CONFIG)` },
+  { name: 'debug-mqtt', takesValue: false, help: 'log every MQTT message in and out, secrets redacted' },
+  { name: 'data', takesValue: true, help: 'local mode: data folder (default ./arduino-connector-data)' },
+  { name: 'mqtt-port', takesValue: true, help: 'local mode: MQTT port on 127.0.0.1 (default 1883; 0 = any free port)' },
+  { name: 'ws-port', takesValue: true, help: 'local mode: MQTT over WebSocket port on 127.0.0.1 (default 8883; 0 = any free port)' },
+  { name: 'broker', takesValue: true, help: 'call: broker URL (default: the local mode broker of ./arduino-connector-data)' },
+  { name: 'device', takesValue: true, help: 'call: device id (default: the local mode device)' },
+  { name: 'base-topic', takesValue: true, help: 'call: base topic template (default $aws/things/{id})' },
+  { name: 'timeout', takesValue: true, help: 'call: seconds to wait for the answer (default 30)' },
+];
+
+function usage(): string {
+  const width = Math.max(...programFlags.map((f) => f.name.length)) + 2;
+  const flags = programFlags.map((f) => `  --${f.name.padEnd(width)}${f.help}`).join('\n');
+  return `Usage:
+  arduino-connector [settings]          run the agent (config file, then environment, then flags)
+  arduino-connector local [settings]    run an embedded broker on 127.0.0.1 and the agent on it
+  ${callUsage}
+
+Program flags (one or two dashes):
+${flags}
+
+Settings (config file key=value, flag -key value or -key=value, or environment KEY):
+${settingsHelp()}
+`;
+}
+
+function levelOf(settings: Settings): LogLevel {
+  const level = settings.log_level.toLowerCase();
+  if (level === 'debug' || level === 'info' || level === 'warn' || level === 'error') return level;
+  throw new ConfigError(`log_level: expected debug, info, warn or error, got "${settings.log_level}"`);
+}
+
+async function resolveSettings(args: ParsedArgs): Promise<Settings> {
+  const configFile = typeof args.flags.config === 'string' ? args.flags.config : undefined;
+  const { settings } = await loadSettings({ args, env: process.env, configFile });
+  if (args.flags['debug-mqtt']) settings.debug_mqtt = true;
+  levelOf(settings);
+  return settings;
+}
+
+function portFlag(args: ParsedArgs, name: string, fallback: number): number {
+  const value = args.flags[name];
+  if (value === undefined) return fallback;
+  const port = Number(value);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ConfigError(`--${name}: expected a port number, got "${String(value)}"`);
+  return port;
+}
+
+/** Stops everything on SIGTERM/SIGINT; a second signal ends the process at once. */
+function onShutdown(log: Logger, stop: () => Promise<void>): void {
+  let stopping = false;
+  const handler = (signal: NodeJS.Signals) => {
+    if (stopping) process.exit(1);
+    stopping = true;
+    log.info(`${signal}: stopping`);
+    stop()
+      .then(() => process.exit(0))
+      .catch((err) => {
+        log.error(`stop failed: ${errorMessage(err)}`);
+        process.exit(1);
+      });
+  };
+  process.on('SIGTERM', handler);
+  process.on('SIGINT', handler);
+}
+
+async function runAgent(args: ParsedArgs): Promise<void> {
+  const settings = await resolveSettings(args);
+  const log = createLogger({ level: levelOf(settings) });
+  applyProxyEnvironment(settings);
+  const agent = new Agent({ settings, log });
+  await agent.start();
+  onShutdown(log, () => agent.stop());
+}
+
+async function runLocal(args: ParsedArgs): Promise<void> {
+  const base = await resolveSettings(args);
+  const log = createLogger({ level: levelOf(base) });
+  const layout = localLayout(typeof args.flags.data === 'string' ? args.flags.data : 'arduino-connector-data');
+  const broker = await startLocalBroker({ mqttPort: portFlag(args, 'mqtt-port', 1883), wsPort: portFlag(args, 'ws-port', 8883) });
+  const settings = await localSettings(base, layout, broker.mqttUrl);
+  applyProxyEnvironment(settings);
+  const agent = new Agent({ settings, log });
+  await agent.start();
+  onShutdown(log, async () => {
+    await agent.stop();
+    await broker.close();
+  });
+  const topicBase = agent.base;
+  const self = `node ${process.argv[1] ?? 'dist/cli/main.js'}`;
+  process.stdout.write(`arduino-connector is running in local mode.
+  device id:   ${settings.id}
+  broker:      ${broker.mqttUrl}  (MQTT over WebSocket: ${broker.wsUrl})
+  base topic:  ${topicBase}
+  data folder: ${layout.dataDir}
+
+Talk to it from another terminal:
+  ${self} call status --data ${layout.dataDir}
+  ${self} call stats --data ${layout.dataDir}
+  mosquitto_sub -h 127.0.0.1 -p ${new URL(broker.mqttUrl).port} -t '${topicBase}/#' -v
+Stop it with Ctrl-C.
+`);
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const args = parseArgs(argv, programFlags);
+  if (args.flags.help) {
+    process.stdout.write(usage());
+    return 0;
+  }
+  const [verb, ...rest] = args.positionals;
+  switch (verb) {
+    case undefined:
+    case 'run':
+      if (rest.length > 0) throw new ConfigError(`unexpected argument "${rest[0]}" (see --help)`);
+      await runAgent(args);
+      return -1;
+    case 'local':
+      if (rest.length > 0) throw new ConfigError(`unexpected argument "${rest[0]}" (see --help)`);
+      await runLocal(args);
+      return -1;
+    case 'call':
+      return runCall(rest, args.flags);
+    default:
+      throw new ConfigError(`unknown command "${verb}" (see --help)`);
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    // -1: a long-running agent; it ends through its signal handlers.
+    if (code >= 0) process.exit(code);
+  },
+  (err) => {
+    process.stderr.write(`arduino-connector: ${err instanceof ConfigError ? err.message : errorMessage(err)}\n`);
+    process.exit(2);
+  },
+);
