@@ -90,26 +90,36 @@ export interface DiskStats {
   DiskSize: number;
 }
 
+/** NetworkManager's view as the Go agent's gonetworkmanager marshalled it: enum values by their
+ * Go names (`NmDeviceTypeEthernet`, `NmDeviceStateActivated`, `Nm80211ModeInfra`,
+ * `NmStateConnectedGlobal`; a value without a name as `NmDeviceType(40)`). */
 export interface AccessPointInfo {
-  Ssid: string;
-  Bssid: string;
-  Frequency: number;
-  MaxBitrate: number;
-  Strength: number;
+  SSID: string;
+  HWAddress: string;
   Flags: number;
-  WpaFlags: number;
-  RsnFlags: number;
+  WPAFlags: number;
+  RSNFlags: number;
+  /** MHz. */
+  Frequency: number;
+  /** kbit/s. */
+  MaxBitrate: number;
+  /** Percent. */
+  Strength: number;
   Mode: string;
 }
 
 export interface IP4ConfigInfo {
+  /** Gateway: the configuration's gateway on the first address, "0.0.0.0" on the others. */
   Addresses: { Address: string; Prefix: number; Gateway: string }[];
   Gateway: string;
   Nameservers: string[];
   Domains: string[];
-  Routes: { Dest: string; Prefix: number; NextHop: string; Metric: number }[];
+  /** NextHop "0.0.0.0" for a route on the link. */
+  Routes: { Route: string; Prefix: number; NextHop: string; Metric: number }[];
 }
 
+/** A saved connection profile that can be activated on the device (from its settings, which
+ * NetworkManager gives without secrets). */
 export interface ConnectionInfo {
   Path: string;
   Id: string;
@@ -118,17 +128,22 @@ export interface ConnectionInfo {
 }
 
 export interface DeviceInfo {
+  /** NetworkManager's D-Bus object path of the device. */
   Path: string;
   Interface: string;
   DeviceType: string;
   State: string;
+  HWAddress: string;
+  /** null unless the device has an IPv4 configuration (it is activated). */
   IP4Config: IP4ConfigInfo | null;
+  /** Visible access points of a Wi-Fi device; null for other devices. */
   AccessPoints: AccessPointInfo[] | null;
   AvailableConnections: ConnectionInfo[];
 }
 
 export interface NetworkStats {
   Devices: DeviceInfo[];
+  /** NetworkManager's global state. */
   Status: string;
 }
 

@@ -1,7 +1,79 @@
+// `stats`: memory, disks and NetworkManager's view of the network. Memory and disks come from
+// the kernel and always answer; the network part degrades alone (null, with the reason in
+// `errors.network` and in the log) when D-Bus or NetworkManager is missing or hangs.
+
+import type { NetworkStats, StatsBody } from '../api.js';
+import { CommandError } from '../errors.js';
 import type { AgentContext, Feature } from '../feature.js';
+import { errorMessage } from '../log.js';
+import { readDisks } from '../system/disks.js';
+import { readMeminfo } from '../system/meminfo.js';
+import { DEFAULT_NETWORK_TIMEOUT_MS, readNetworkStats } from '../system/network-manager.js';
+
+export interface StatsOptions {
+  /** The D-Bus address where NetworkManager is asked; default: the system bus (which honours
+   * DBUS_SYSTEM_BUS_ADDRESS). */
+  systemBusAddress?: string;
+  /** How long NetworkManager may take before the answer goes without the network part. */
+  networkTimeoutMs?: number;
+}
+
+type NetworkResult = { ok: true; stats: NetworkStats } | { ok: false; reason: string };
+
 export class StatsCommands implements Feature {
   readonly name = 'stats';
-  constructor(private readonly context: AgentContext) {}
-  async start(): Promise<void> {}
+  /** Requests that arrive while a reading runs share it rather than each opening D-Bus. */
+  private inFlight: Promise<StatsBody> | undefined;
+  private lastNetworkProblem: string | undefined;
+
+  constructor(private readonly context: Pick<AgentContext, 'router' | 'log'>, private readonly options: StatsOptions = {}) {}
+
+  async start(): Promise<void> {
+    this.context.router.register('stats', () => this.collect());
+  }
+
   async stop(): Promise<void> {}
+
+  collect(): Promise<StatsBody> {
+    this.inFlight ??= this.read().finally(() => {
+      this.inFlight = undefined;
+    });
+    return this.inFlight;
+  }
+
+  private async read(): Promise<StatsBody> {
+    const { log } = this.context;
+    const [memory, disk, network] = await Promise.all([
+      readMeminfo().catch((err: unknown) => {
+        throw new CommandError(`memory figures unavailable: ${errorMessage(err)}`);
+      }),
+      readDisks({ onSkipped: (mountPoint, reason) => log.debug(`disk ${mountPoint} left out: ${reason}`) }).catch((err: unknown) => {
+        throw new CommandError(`disk figures unavailable: ${errorMessage(err)}`);
+      }),
+      this.readNetwork(),
+    ]);
+    if (network.ok) return { memory, disk, network: network.stats };
+    return { memory, disk, network: null, errors: { network: network.reason } };
+  }
+
+  private async readNetwork(): Promise<NetworkResult> {
+    const { log } = this.context;
+    try {
+      const stats = await readNetworkStats({
+        busAddress: this.options.systemBusAddress,
+        timeoutMs: this.options.networkTimeoutMs ?? DEFAULT_NETWORK_TIMEOUT_MS,
+        log,
+      });
+      if (this.lastNetworkProblem !== undefined) log.info('NetworkManager answers again');
+      this.lastNetworkProblem = undefined;
+      return { ok: true, stats };
+    } catch (err) {
+      const reason = errorMessage(err);
+      // Said once per cause, so polling stats on a machine without NetworkManager stays quiet.
+      if (reason !== this.lastNetworkProblem) log.warn(`stats without network: ${reason}`);
+      else log.debug(`stats without network: ${reason}`);
+      this.lastNetworkProblem = reason;
+      return { ok: false, reason };
+    }
+  }
 }

@@ -1,0 +1,271 @@
+// NetworkManager's view of the network for `stats`, read over D-Bus: devices with their type,
+// state, IPv4 configuration, access points and available connections, and the global state.
+// One short-lived bus connection per reading: a NetworkManager (or bus) that restarted is simply
+// found again next time, and nothing is kept open while the agent is idle.
+
+import { endianness } from 'node:os';
+import type * as DBus from 'dbus-next';
+import type { AccessPointInfo, ConnectionInfo, DeviceInfo, IP4ConfigInfo, NetworkStats } from '../api.js';
+import { errorMessage, silentLogger, type Logger } from '../log.js';
+
+const NM_NAME = 'org.freedesktop.NetworkManager';
+const NM_PATH = '/org/freedesktop/NetworkManager';
+const NM_IFACE = 'org.freedesktop.NetworkManager';
+const DEVICE_IFACE = `${NM_IFACE}.Device`;
+const WIRED_IFACE = `${NM_IFACE}.Device.Wired`;
+const WIRELESS_IFACE = `${NM_IFACE}.Device.Wireless`;
+const AP_IFACE = `${NM_IFACE}.AccessPoint`;
+const IP4_IFACE = `${NM_IFACE}.IP4Config`;
+const CONNECTION_IFACE = `${NM_IFACE}.Settings.Connection`;
+const PROPERTIES_IFACE = 'org.freedesktop.DBus.Properties';
+
+const DEVICE_TYPE_ETHERNET = 1;
+const DEVICE_TYPE_WIFI = 2;
+
+export const DEFAULT_NETWORK_TIMEOUT_MS = 3000;
+
+// ---- NetworkManager's enums under the names the Go agent gave them ----------------------------
+
+const deviceTypes = [
+  'Unknown', 'Ethernet', 'Wifi', 'Unused1', 'Unused2', 'Bt', 'OlpcMesh', 'Wimax', 'Modem', 'Infiniband',
+  'Bond', 'Vlan', 'Adsl', 'Bridge', 'Generic', 'Team', 'Tun', 'IpTunnel', 'Macvlan', 'Vxlan', 'Veth',
+  'Macsec', 'Dummy', 'Ppp', 'OvsInterface', 'OvsPort', 'OvsBridge', 'Wpan', '6lowpan', 'Wireguard',
+  'WifiP2p', 'Vrf', 'Loopback', 'Hsr', 'Ipvlan',
+];
+const deviceStates: Record<number, string> = {
+  0: 'Unknown', 10: 'Unmanaged', 20: 'Unavailable', 30: 'Disconnected', 40: 'Prepare', 50: 'Config',
+  60: 'Need_auth', 70: 'Ip_config', 80: 'Ip_check', 90: 'Secondaries', 100: 'Activated',
+  110: 'Deactivating', 120: 'Failed',
+};
+const globalStates: Record<number, string> = {
+  0: 'Unknown', 10: 'Asleep', 20: 'Disconnected', 30: 'Disconnecting', 40: 'Connecting',
+  50: 'ConnectedLocal', 60: 'ConnectedSite', 70: 'ConnectedGlobal',
+};
+const wifiModes = ['Unknown', 'Adhoc', 'Infra', 'Ap', 'Mesh'];
+
+function enumName(prefix: string, names: Record<number, string> | string[], value: number): string {
+  const name = (names as Record<number, string | undefined>)[value];
+  return name === undefined ? `${prefix}(${value})` : `${prefix}${name}`;
+}
+
+export const deviceTypeName = (value: number) => enumName('NmDeviceType', deviceTypes, value);
+export const deviceStateName = (value: number) => enumName('NmDeviceState', deviceStates, value);
+export const globalStateName = (value: number) => enumName('NmState', globalStates, value);
+export const wifiModeName = (value: number) => enumName('Nm80211Mode', wifiModes, value);
+
+/** NetworkManager's older properties carry IPv4 addresses as a uint32 holding the bytes in
+ * network order, so the number's value depends on this machine's byte order. */
+export function ip4FromUint32(value: number, order: 'LE' | 'BE' = endianness()): string {
+  const bytes = [value >>> 24, (value >>> 16) & 255, (value >>> 8) & 255, value & 255];
+  return (order === 'LE' ? bytes.reverse() : bytes).join('.');
+}
+
+// ---- reading D-Bus values without trusting their types ----------------------------------------
+
+type Properties = Record<string, unknown>;
+
+/** A property's value, unwrapped from its variant. */
+function raw(props: Properties, name: string): unknown {
+  const value = props[name];
+  return value !== null && typeof value === 'object' && 'signature' in value && 'value' in value ? (value as DBus.Variant).value : value;
+}
+const text = (props: Properties, name: string): string => {
+  const value = raw(props, name);
+  return typeof value === 'string' ? value : '';
+};
+const num = (props: Properties, name: string): number => {
+  const value = raw(props, name);
+  if (typeof value === 'bigint') return Number(value);
+  return typeof value === 'number' ? value : 0;
+};
+const list = (props: Properties, name: string): unknown[] => {
+  const value = raw(props, name);
+  return Array.isArray(value) ? value : [];
+};
+const strings = (props: Properties, name: string): string[] => list(props, name).filter((v): v is string => typeof v === 'string');
+const dicts = (props: Properties, name: string): Properties[] =>
+  list(props, name).filter((v): v is Properties => v !== null && typeof v === 'object' && !Array.isArray(v));
+const tuples = (props: Properties, name: string): number[][] =>
+  list(props, name).filter((v): v is number[] => Array.isArray(v) && v.every((n) => typeof n === 'number'));
+const isObjectPath = (path: string) => path.startsWith('/') && path !== '/';
+
+// ---- the reader --------------------------------------------------------------------------------
+
+interface Bus {
+  call(path: string, iface: string, member: string, signature?: string, body?: unknown[]): Promise<unknown[]>;
+  getAll(path: string, iface: string): Promise<Properties>;
+}
+
+function busCalls(dbus: typeof DBus, bus: DBus.MessageBus): Bus {
+  const call = async (path: string, iface: string, member: string, signature?: string, body?: unknown[]) => {
+    const message = new dbus.Message({ destination: NM_NAME, path, interface: iface, member, signature, body });
+    const reply = await bus.call(message);
+    return reply?.body ?? [];
+  };
+  return {
+    call,
+    getAll: async (path, iface) => {
+      const [props] = await call(path, PROPERTIES_IFACE, 'GetAll', 's', [iface]);
+      return props !== null && typeof props === 'object' ? (props as Properties) : {};
+    },
+  };
+}
+
+class NetworkReader {
+  constructor(private readonly bus: Bus, private readonly log: Logger) {}
+
+  async read(): Promise<NetworkStats> {
+    const [[paths], manager] = await Promise.all([this.bus.call(NM_PATH, NM_IFACE, 'GetDevices'), this.bus.getAll(NM_PATH, NM_IFACE)]);
+    const devicePaths = Array.isArray(paths) ? paths.filter((p): p is string => typeof p === 'string') : [];
+    const devices = await Promise.all(devicePaths.map((path) => this.partOrNothing(`device ${path}`, () => this.device(path))));
+    return { Devices: devices.filter((d): d is DeviceInfo => d !== undefined), Status: globalStateName(num(manager, 'State')) };
+  }
+
+  /** A part that vanished between listing and reading (an access point out of range, a device
+   * unplugged) is left out instead of failing the whole answer. */
+  private async partOrNothing<T>(what: string, read: () => Promise<T>): Promise<T | undefined> {
+    try {
+      return await read();
+    } catch (err) {
+      this.log.debug(`${what} left out: ${errorMessage(err)}`);
+      return undefined;
+    }
+  }
+
+  private async device(path: string): Promise<DeviceInfo> {
+    const props = await this.bus.getAll(path, DEVICE_IFACE);
+    const type = num(props, 'DeviceType');
+    const specificIface = type === DEVICE_TYPE_ETHERNET ? WIRED_IFACE : type === DEVICE_TYPE_WIFI ? WIRELESS_IFACE : undefined;
+    const ip4Path = text(props, 'Ip4Config');
+    const [specific, accessPoints, ip4, connections] = await Promise.all([
+      specificIface ? this.partOrNothing(`${specificIface} of ${path}`, () => this.bus.getAll(path, specificIface)) : undefined,
+      type === DEVICE_TYPE_WIFI ? this.accessPoints(path) : null,
+      isObjectPath(ip4Path) ? this.partOrNothing(`IPv4 configuration ${ip4Path}`, () => this.ip4Config(ip4Path)) : undefined,
+      Promise.all(strings(props, 'AvailableConnections').map((c) => this.partOrNothing(`connection ${c}`, () => this.connection(c)))),
+    ]);
+    return {
+      Path: path,
+      Interface: text(props, 'Interface'),
+      DeviceType: deviceTypeName(type),
+      State: deviceStateName(num(props, 'State')),
+      // NetworkManager 1.24+ has it on every device; older ones only on the wired/wireless part.
+      HWAddress: text(props, 'HwAddress') || (specific ? text(specific, 'HwAddress') : ''),
+      IP4Config: ip4 ?? null,
+      AccessPoints: accessPoints,
+      AvailableConnections: connections.filter((c): c is ConnectionInfo => c !== undefined),
+    };
+  }
+
+  private async accessPoints(devicePath: string): Promise<AccessPointInfo[]> {
+    // Only the access points with a broadcast SSID, as the Go agent listed them. No RequestScan:
+    // a status query should not make the radio scan; NetworkManager rescans on its own.
+    const [paths] = await this.bus.call(devicePath, WIRELESS_IFACE, 'GetAccessPoints');
+    const apPaths = Array.isArray(paths) ? paths.filter((p): p is string => typeof p === 'string') : [];
+    const aps = await Promise.all(apPaths.map((p) => this.partOrNothing(`access point ${p}`, () => this.accessPoint(p))));
+    return aps.filter((ap): ap is AccessPointInfo => ap !== undefined);
+  }
+
+  private async accessPoint(path: string): Promise<AccessPointInfo> {
+    const props = await this.bus.getAll(path, AP_IFACE);
+    const ssid = raw(props, 'Ssid');
+    return {
+      SSID: Buffer.isBuffer(ssid) ? ssid.toString('utf8') : Array.isArray(ssid) ? Buffer.from(ssid as number[]).toString('utf8') : '',
+      HWAddress: text(props, 'HwAddress'),
+      Flags: num(props, 'Flags'),
+      WPAFlags: num(props, 'WpaFlags'),
+      RSNFlags: num(props, 'RsnFlags'),
+      Frequency: num(props, 'Frequency'),
+      MaxBitrate: num(props, 'MaxBitrate'),
+      Strength: num(props, 'Strength'),
+      Mode: wifiModeName(num(props, 'Mode')),
+    };
+  }
+
+  private async ip4Config(path: string): Promise<IP4ConfigInfo> {
+    const props = await this.bus.getAll(path, IP4_IFACE);
+    // The *Data properties (NetworkManager 1.0+) replace the uint32 tuples, which newer versions
+    // may drop; the tuples are the fallback for older daemons.
+    const addressData = dicts(props, 'AddressData');
+    const legacyAddresses = tuples(props, 'Addresses');
+    const gateway = text(props, 'Gateway') || (legacyAddresses[0] ? ip4FromUint32(legacyAddresses[0][2] ?? 0) : '');
+    const Addresses = addressData.length
+      ? addressData.map((a, i) => ({ Address: text(a, 'address'), Prefix: num(a, 'prefix'), Gateway: i === 0 && gateway ? gateway : '0.0.0.0' }))
+      : legacyAddresses.map(([address = 0, prefix = 0, gw = 0]) => ({ Address: ip4FromUint32(address), Prefix: prefix, Gateway: ip4FromUint32(gw) }));
+    const routeData = dicts(props, 'RouteData');
+    const Routes = routeData.length
+      ? routeData.map((r) => ({
+          Route: text(r, 'dest'),
+          Prefix: num(r, 'prefix'),
+          NextHop: text(r, 'next-hop') || '0.0.0.0',
+          Metric: num(r, 'metric'),
+        }))
+      : tuples(props, 'Routes').map(([dest = 0, prefix = 0, hop = 0, metric = 0]) => ({
+          Route: ip4FromUint32(dest),
+          Prefix: prefix,
+          NextHop: ip4FromUint32(hop),
+          Metric: metric,
+        }));
+    const nameserverData = dicts(props, 'NameserverData');
+    const Nameservers = nameserverData.length
+      ? nameserverData.map((n) => text(n, 'address')).filter(Boolean)
+      : list(props, 'Nameservers').filter((n): n is number => typeof n === 'number').map((n) => ip4FromUint32(n));
+    return { Addresses, Gateway: gateway, Nameservers, Domains: strings(props, 'Domains'), Routes };
+  }
+
+  private async connection(path: string): Promise<ConnectionInfo> {
+    // GetSettings never includes secrets; only the profile's identity is kept anyway.
+    const [settings] = await this.bus.call(path, CONNECTION_IFACE, 'GetSettings');
+    const section = settings !== null && typeof settings === 'object' ? (settings as Record<string, unknown>).connection : undefined;
+    const connection = section !== null && typeof section === 'object' ? (section as Properties) : {};
+    return { Path: path, Id: text(connection, 'id'), Uuid: text(connection, 'uuid'), Type: text(connection, 'type') };
+  }
+}
+
+// ---- one reading ---------------------------------------------------------------------------------
+
+export interface ReadNetworkOptions {
+  /** A D-Bus address (`unix:path=...`); default: the system bus (DBUS_SYSTEM_BUS_ADDRESS or
+   * the standard socket). */
+  busAddress?: string;
+  /** The whole reading gives up after this long: a hung daemon must not hang the answer. */
+  timeoutMs?: number;
+  log?: Logger;
+}
+
+/** NetworkManager's D-Bus error names, shortened for an answer's `errors.network`. */
+function describe(err: unknown): string {
+  if (err !== null && typeof err === 'object' && 'type' in err && typeof err.type === 'string' && err.type.startsWith('org.freedesktop.DBus.Error.')) {
+    return `NetworkManager is not available on D-Bus: ${errorMessage(err)} (${err.type})`;
+  }
+  return errorMessage(err);
+}
+
+export async function readNetworkStats(options: ReadNetworkOptions = {}): Promise<NetworkStats> {
+  const timeoutMs = options.timeoutMs ?? DEFAULT_NETWORK_TIMEOUT_MS;
+  // Loaded on first use: an agent nobody asks for stats never loads the D-Bus library.
+  const { default: dbus } = await import('dbus-next');
+  // dbus-next reads DBUS_SYSTEM_BUS_ADDRESS itself but fails obscurely on a malformed one.
+  const address = options.busAddress ?? process.env.DBUS_SYSTEM_BUS_ADDRESS;
+  if (address !== undefined && !/^[a-z]+:/i.test(address)) throw new Error(`not a D-Bus address: ${JSON.stringify(address)}`);
+  let bus: DBus.MessageBus;
+  try {
+    bus = options.busAddress ? dbus.sessionBus({ busAddress: options.busAddress }) : dbus.systemBus();
+  } catch (err) {
+    throw new Error(`cannot open the D-Bus connection: ${errorMessage(err)}`);
+  }
+  let timer: NodeJS.Timeout | undefined;
+  const failure = new Promise<never>((_, reject) => {
+    // Kept for the life of the connection object: a late socket error must not become an
+    // uncaught 'error' event that ends the agent.
+    bus.on('error', (err: unknown) => reject(new Error(`D-Bus connection failed: ${errorMessage(err)}`)));
+    timer = setTimeout(() => reject(new Error(`NetworkManager did not answer on D-Bus within ${timeoutMs} ms`)), timeoutMs);
+  });
+  try {
+    return await Promise.race([new NetworkReader(busCalls(dbus, bus), options.log ?? silentLogger).read(), failure]);
+  } catch (err) {
+    throw new Error(describe(err));
+  } finally {
+    clearTimeout(timer);
+    bus.disconnect();
+  }
+}
