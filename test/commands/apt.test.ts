@@ -1,0 +1,276 @@
+// apt/* against the real dpkg and apt of this machine: throw-away packages built here, served by
+// a local file repository through a test-only apt configuration, installed, upgraded and removed
+// for real (and purged at the end). This is the only test file that changes dpkg's database:
+// dpkg has one global lock.
+
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { promisify } from 'node:util';
+import { decodeBody, topics, type AptListBody, type AptPackagesBody, type CommandOutputBody } from '../../src/api.js';
+import type { Reply } from '../../src/api.js';
+import { AptCommands, type AptProgressLine } from '../../src/commands/apt.js';
+import type { AgentContext, Feature } from '../../src/feature.js';
+import { WritableMount } from '../../src/system/ro-fs.js';
+import { startTestAgent, type TestAgent } from '../helpers/agent.js';
+import { createLocalAptRepo, type LocalAptRepo } from '../helpers/apt-repo.js';
+import { startMosquitto, type Broker } from '../helpers/mosquitto.js';
+import { tempDir } from '../helpers/tmp.js';
+import { waitFor } from '../helpers/wait.js';
+
+const run = promisify(execFile);
+
+const prefix = `ac-test-${randomBytes(3).toString('hex')}`;
+const alpha = `${prefix}-alpha`;
+const beta = `${prefix}-beta`;
+const gamma = `${prefix}-gamma`;
+const slow = `${prefix}-slow`;
+const all = [alpha, beta, gamma, slow];
+const conffile = `/etc/${alpha}.conf`;
+
+function body<T>(reply: Reply): T {
+  assert.ok(reply.ok, `expected INFO, got ERROR: ${reply.ok ? '' : reply.message}`);
+  return decodeBody(reply.body) as T;
+}
+
+async function dpkgStatus(name: string): Promise<string> {
+  try {
+    const { stdout } = await run('dpkg-query', ['-W', '-f=${db:Status-Status} ${Version}', name]);
+    return stdout;
+  } catch {
+    return 'unknown';
+  }
+}
+
+async function mountIsReadOnly(path: string): Promise<boolean> {
+  const { stdout } = await run('findmnt', ['-n', '-o', 'OPTIONS', '--mountpoint', path]);
+  return stdout.split(',').includes('ro');
+}
+
+describe('apt packages over a real broker, dpkg and apt', () => {
+  let broker: Broker;
+  let repo: LocalAptRepo;
+  let t: TestAgent;
+  let apt: AptCommands;
+  let mount: { path: string; remove(): Promise<void> };
+  const progress: AptProgressLine[] = [];
+  const savedAptConfig = process.env.APT_CONFIG;
+
+  /** The features under test; once the agent wires them itself this returns []. */
+  const features = (ctx: AgentContext): Feature[] => {
+    apt = new AptCommands(ctx, { writable: new WritableMount({ enabled: true, mountPoint: mount.path }) });
+    return [apt];
+  };
+
+  before(async () => {
+    repo = await createLocalAptRepo();
+    // The agent's apt and dpkg programs inherit it, as they would any administrator's APT_CONFIG.
+    process.env.APT_CONFIG = repo.env.APT_CONFIG;
+    // A file system of our own, read-only, stands in for "/" of a -check_ro_fs device.
+    mount = await tempDir('ac-rofs-');
+    await run('mount', ['-t', 'tmpfs', '-o', 'size=1m,ro', 'tmpfs', mount.path]);
+    await repo.add({ name: alpha, version: '1.0', conffiles: { [conffile]: 'setting=packaged-1\n' } });
+    await repo.add({ name: beta, version: '1.0' });
+    await repo.add({ name: gamma, version: '1.0' });
+    await repo.add({ name: slow, version: '1.0', postinst: `touch ${join(mount.path, 'written-by-postinst')}\nsleep 2` });
+    await repo.publish();
+    broker = await startMosquitto();
+    t = await startTestAgent(broker.url, {}, { extraFeatures: features });
+    await t.client.follow(topics.aptProgress(t.agent.base), (_topic, payload) => progress.push(JSON.parse(payload.toString()) as AptProgressLine));
+  });
+
+  after(async () => {
+    await run('dpkg', ['--purge', ...all]).catch(() => {});
+    await t?.stop();
+    await broker?.close();
+    await run('umount', [mount.path]).catch(() => {});
+    await mount?.remove();
+    await repo?.remove();
+    if (savedAptConfig === undefined) delete process.env.APT_CONFIG;
+    else process.env.APT_CONFIG = savedAptConfig;
+  });
+
+  it('apt/update reads the local repository and streams its progress', async () => {
+    const { output } = body<CommandOutputBody>(await t.client.call('apt/update', {}, 60_000));
+    assert.match(output, /Reading package lists/);
+    await waitFor(() => progress.some((p) => p.command === 'apt/update' && /Reading package lists/.test(p.line)), 'update progress');
+    assert.ok(await mountIsReadOnly(mount.path), 'read-only again after the command');
+  });
+
+  it('apt/list with search lists installable packages sorted by name, 30 a page', async () => {
+    const list = body<AptListBody>(await t.client.call('apt/list', { search: prefix }));
+    assert.deepEqual(
+      list.packages.map((p) => [p.Name, p.Status, p.Version, p.Architecture]),
+      [alpha, beta, gamma, slow].sort().map((n) => [n, 'not-installed', '1.0', 'all']),
+    );
+    assert.equal(list.page, 0);
+    assert.equal(list.pages, 1);
+    assert.equal(list.total_items, 4);
+    // Upper case finds the same (Debian names are lower case).
+    assert.equal(body<AptListBody>(await t.client.call('apt/list', { search: prefix.toUpperCase() })).total_items, 4);
+  });
+
+  it('answers a page past the end with an empty list', async () => {
+    const list = body<AptListBody>(await t.client.call('apt/list', { search: prefix, page: 7 }));
+    assert.deepEqual(list, { packages: [], page: 7, pages: 1, total_items: 4 });
+  });
+
+  it('pages a long search: 30 a page, sorted, the last one partial', async () => {
+    // Installed packages from dpkg are part of the search too: "lib" matches hundreds here.
+    const first = body<AptListBody>(await t.client.call('apt/list', { search: 'lib' }));
+    assert.ok(first.total_items > 30, `total ${first.total_items}`);
+    assert.equal(first.packages.length, 30);
+    assert.equal(first.pages, Math.ceil(first.total_items / 30));
+    const last = body<AptListBody>(await t.client.call('apt/list', { search: 'lib', page: first.pages - 1 }));
+    assert.equal(last.packages.length, first.total_items - 30 * (first.pages - 1));
+    for (const page of [first, last]) {
+      const names = page.packages.map((p) => p.Name);
+      assert.deepEqual(names, [...names].sort());
+      for (const p of page.packages) assert.ok(p.Name.includes('lib'));
+    }
+  });
+
+  it('apt/get answers one package, or an empty list for an unknown one', async () => {
+    assert.deepEqual(body<AptPackagesBody>(await t.client.call('apt/get', { package: beta })).packages, [
+      { Name: beta, Status: 'not-installed', Architecture: 'all', Version: '1.0' },
+    ]);
+    assert.deepEqual(body<AptPackagesBody>(await t.client.call('apt/get', { package: `${prefix}-nothing` })).packages, []);
+    const dpkg = body<AptPackagesBody>(await t.client.call('apt/get', { package: 'dpkg' })).packages;
+    assert.equal(dpkg.length, 1);
+    assert.equal(dpkg[0]?.Status, 'installed');
+  });
+
+  it('refuses option injection, shell characters, newlines and empty lists before anything runs', async () => {
+    const before = progress.length;
+    const statusBefore = await readFile('/var/lib/dpkg/status', 'utf8');
+    const bad = ['-o', '--purge', '-oDir::Etc::sourcelist=/tmp/x', `${alpha};touch /tmp/x`, `${alpha} ${beta}`, `${alpha}\n${beta}`, '$(reboot)', '`id`', `${alpha}|cat`, '', 'Alpha', '../x'];
+    for (const command of ['apt/install', 'apt/remove', 'apt/upgrade'] as const) {
+      for (const name of bad) {
+        const reply = await t.client.callRaw(command, JSON.stringify({ packages: [name] }));
+        assert.equal(reply.ok, false, `${command} ${JSON.stringify(name)}`);
+        assert.match(reply.ok ? '' : reply.message, /"packages"\[0\]/);
+      }
+    }
+    for (const command of ['apt/install', 'apt/remove'] as const) {
+      const reply = await t.client.callRaw(command, '{"packages":[]}');
+      assert.equal(reply.ok, false);
+      assert.match(reply.ok ? '' : reply.message, /at least 1/);
+    }
+    for (const payload of ['{"packages":"alpha"}', '{"packages":[1]}', '{}']) {
+      assert.equal((await t.client.callRaw('apt/install', payload)).ok, false, payload);
+    }
+    assert.equal((await t.client.callRaw('apt/get', JSON.stringify({ package: '--help' }))).ok, false);
+    assert.equal((await t.client.callRaw('apt/list', JSON.stringify({ search: 'a b' }))).ok, false);
+    assert.equal((await t.client.callRaw('apt/list', JSON.stringify({ page: -1 }))).ok, false);
+    // Nothing ran: no progress line, dpkg's database untouched, the agent still answers.
+    assert.equal(progress.length, before);
+    assert.equal(await readFile('/var/lib/dpkg/status', 'utf8'), statusBefore);
+    assert.equal((await t.client.call('status', {})).ok, true);
+  });
+
+  it('installs a package for real; the cached index sees the change', async () => {
+    const { output } = body<CommandOutputBody>(await t.client.call('apt/install', { packages: [alpha] }, 120_000));
+    assert.match(output, new RegExp(`Setting up ${alpha} \\(1\\.0\\)`));
+    assert.equal(await dpkgStatus(alpha), 'installed 1.0');
+    assert.equal(await readFile(conffile, 'utf8'), 'setting=packaged-1\n');
+    assert.deepEqual(body<AptPackagesBody>(await t.client.call('apt/get', { package: alpha })).packages, [
+      { Name: alpha, Status: 'installed', Architecture: 'all', Version: '1.0' },
+    ]);
+    assert.ok(await mountIsReadOnly(mount.path));
+  });
+
+  it('keeps answering status while a long apt command runs; the file system is writable only meanwhile', async () => {
+    let finished = false;
+    const install = t.client.call('apt/install', { packages: [slow] }, 120_000).then((reply) => {
+      finished = true;
+      return reply;
+    });
+    // The postinst sleeps: apt-get is running it now.
+    await waitFor(() => progress.some((p) => p.command === 'apt/install' && p.line.includes(`Setting up ${slow}`)), 'the postinst to start', 60_000);
+    const status = await t.client.call('status', {}, 5000);
+    assert.equal(status.ok, true);
+    assert.equal(finished, false, 'status was answered while apt-get still ran');
+    assert.equal(await mountIsReadOnly(mount.path), false);
+    body<CommandOutputBody>(await install);
+    assert.equal(await dpkgStatus(slow), 'installed 1.0');
+    // The postinst could write there; now it is read-only again.
+    await readFile(join(mount.path, 'written-by-postinst'));
+    assert.ok(await mountIsReadOnly(mount.path));
+    await assert.rejects(writeFile(join(mount.path, 'after'), 'x'), /EROFS/);
+  });
+
+  it('queues two concurrent requests: both answered, one after the other', async () => {
+    const from = progress.length;
+    const [first, second] = await Promise.all([
+      t.client.call('apt/install', { packages: [beta] }, 120_000),
+      t.client.call('apt/install', { packages: [gamma] }, 120_000),
+    ]);
+    assert.match(body<CommandOutputBody>(first).output, new RegExp(`Setting up ${beta}`));
+    assert.match(body<CommandOutputBody>(second).output, new RegExp(`Setting up ${gamma}`));
+    assert.equal(await dpkgStatus(beta), 'installed 1.0');
+    assert.equal(await dpkgStatus(gamma), 'installed 1.0');
+    // The two runs' lines did not interleave: each run's lines form one block.
+    await waitFor(() => new Set(progress.slice(from).map((p) => p.run)).size === 2, 'progress of both runs');
+    const runs = progress.slice(from).map((p) => p.run);
+    const blocks = runs.filter((r, i) => i === 0 || r !== runs[i - 1]);
+    assert.equal(blocks.length, 2, `runs interleaved: ${blocks.join(',')}`);
+  });
+
+  it('upgrades a named package, keeping a locally changed conffile without asking', async () => {
+    await writeFile(conffile, 'setting=changed-by-the-admin\n');
+    await repo.add({ name: alpha, version: '2.0', conffiles: { [conffile]: 'setting=packaged-2\n' } });
+    await repo.publish();
+    body<CommandOutputBody>(await t.client.call('apt/update', {}, 60_000));
+    const upgradable = body<AptListBody>(await t.client.call('apt/list', {}));
+    assert.deepEqual(upgradable.packages, [{ Name: alpha, Status: 'upgradable', Architecture: 'all', Version: '2.0' }]);
+    assert.equal(upgradable.total_items, 1);
+    assert.equal(body<AptPackagesBody>(await t.client.call('apt/get', { package: alpha })).packages[0]?.Status, 'upgradable');
+
+    const { output } = body<CommandOutputBody>(await t.client.call('apt/upgrade', { packages: [alpha] }, 120_000));
+    assert.match(output, new RegExp(`Setting up ${alpha} \\(2\\.0\\)`));
+    assert.equal(await dpkgStatus(alpha), 'installed 2.0');
+    assert.equal(await readFile(conffile, 'utf8'), 'setting=changed-by-the-admin\n');
+    assert.deepEqual(body<AptListBody>(await t.client.call('apt/list', {})).packages, []);
+  });
+
+  it('upgrades everything when the list is empty', async () => {
+    await repo.add({ name: beta, version: '1.1' });
+    await repo.publish();
+    body<CommandOutputBody>(await t.client.call('apt/update', {}, 60_000));
+    assert.deepEqual(body<AptListBody>(await t.client.call('apt/list', {})).packages.map((p) => p.Name), [beta]);
+    const { output } = body<CommandOutputBody>(await t.client.call('apt/upgrade', { packages: [] }, 120_000));
+    assert.match(output, new RegExp(`Setting up ${beta} \\(1\\.1\\)`));
+    assert.equal(await dpkgStatus(beta), 'installed 1.1');
+  });
+
+  it('removes packages; one with a conffile left is config-files, as dpkg says', async () => {
+    const { output } = body<CommandOutputBody>(await t.client.call('apt/remove', { packages: [alpha, gamma] }, 120_000));
+    assert.match(output, new RegExp(`Removing ${alpha}`));
+    assert.equal(await dpkgStatus(alpha), 'config-files 2.0');
+    assert.deepEqual(body<AptPackagesBody>(await t.client.call('apt/get', { package: alpha })).packages, [
+      { Name: alpha, Status: 'config-files', Architecture: 'all', Version: '2.0' },
+    ]);
+    const listed = body<AptListBody>(await t.client.call('apt/list', { search: prefix })).packages;
+    assert.deepEqual(
+      listed.map((p) => [p.Name, p.Status]),
+      [
+        [alpha, 'config-files'],
+        [beta, 'installed'],
+        [gamma, 'not-installed'],
+        [slow, 'installed'],
+      ],
+    );
+  });
+
+  it('answers a failing apt-get with ERROR: and its output; the agent keeps serving', async () => {
+    const reply = await t.client.call('apt/install', { packages: [`${prefix}-missing`] }, 60_000);
+    assert.equal(reply.ok, false);
+    assert.match(reply.ok ? '' : reply.message, /apt-get install exited with 100/);
+    assert.match(reply.ok ? '' : reply.message, /Unable to locate package/);
+    assert.equal((await t.client.call('status', {})).ok, true);
+    assert.ok(await mountIsReadOnly(mount.path));
+  });
+});
