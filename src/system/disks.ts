@@ -99,7 +99,8 @@ function betterRepresentative(candidate: MountEntry, kept: MountEntry): boolean 
   return candidate.mountPoint.length < kept.mountPoint.length;
 }
 
-/** The mounts df lists by default, before the empty (zero-block) ones are dropped. */
+/** The mounts df lists by default, before the empty (zero-block) ones are dropped, in the order
+ * they were mounted. */
 export function diskMounts(entries: MountEntry[]): MountEntry[] {
   const byDevice = new Map<string, MountEntry>();
   for (const entry of visibleMounts(entries)) {
@@ -107,7 +108,8 @@ export function diskMounts(entries: MountEntry[]): MountEntry[] {
     const kept = byDevice.get(entry.device);
     if (!kept || betterRepresentative(entry, kept)) byDevice.set(entry.device, entry);
   }
-  return [...byDevice.values()];
+  const kept = new Set(byDevice.values());
+  return entries.filter((e) => kept.has(e));
 }
 
 export interface ReadDisksOptions {

@@ -233,7 +233,7 @@ export interface ReadNetworkOptions {
 }
 
 /** NetworkManager's D-Bus error names, shortened for an answer's `errors.network`. */
-function describe(err: unknown): string {
+function explain(err: unknown): string {
   if (err !== null && typeof err === 'object' && 'type' in err && typeof err.type === 'string' && err.type.startsWith('org.freedesktop.DBus.Error.')) {
     return `NetworkManager is not available on D-Bus: ${errorMessage(err)} (${err.type})`;
   }
@@ -263,7 +263,7 @@ export async function readNetworkStats(options: ReadNetworkOptions = {}): Promis
   try {
     return await Promise.race([new NetworkReader(busCalls(dbus, bus), options.log ?? silentLogger).read(), failure]);
   } catch (err) {
-    throw new Error(describe(err));
+    throw new Error(explain(err));
   } finally {
     clearTimeout(timer);
     bus.disconnect();
