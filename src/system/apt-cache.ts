@@ -148,6 +148,8 @@ export class PackageIndex {
   private snapshot: Snapshot | undefined;
   private building: Promise<Snapshot> | undefined;
   private generation = 0;
+  /** How often each half was read from dpkg and apt (the rest came from the cache). */
+  readonly reads = { dpkg: 0, apt: 0 };
 
   constructor(private readonly options: PackageIndexOptions = {}) {}
 
@@ -190,8 +192,8 @@ export class PackageIndex {
     const generation = this.generation;
     const build = (async (): Promise<Snapshot> => {
       const [installed, candidates] = await Promise.all([
-        cached && cached.dpkgStamp === dpkgStamp ? cached.installed : listDpkgPackages(this.env),
-        cached && cached.aptStamp === aptStamp ? cached.candidates : readCandidates(this.env),
+        cached && cached.dpkgStamp === dpkgStamp ? cached.installed : (this.reads.dpkg++, listDpkgPackages(this.env)),
+        cached && cached.aptStamp === aptStamp ? cached.candidates : (this.reads.apt++, readCandidates(this.env)),
       ]);
       const next = { dpkgStamp, aptStamp, installed, candidates, rows: mergePackages(installed, candidates) };
       if (generation === this.generation) this.snapshot = next;

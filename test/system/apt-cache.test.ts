@@ -1,0 +1,79 @@
+// The package index against this machine's real dpkg and apt (read only), and its cache against
+// a throw-away apt configuration whose lists the test updates itself.
+
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { stat } from 'node:fs/promises';
+import { after, before, describe, it } from 'node:test';
+import { promisify } from 'node:util';
+import { PackageIndex } from '../../src/system/apt-cache.js';
+import { listDpkgPackages } from '../../src/system/dpkg.js';
+import { createLocalAptRepo, type LocalAptRepo } from '../helpers/apt-repo.js';
+
+const run = promisify(execFile);
+
+describe('package index on this machine', () => {
+  const index = new PackageIndex();
+
+  it('finds the same upgradable packages as `apt list --upgradable`', async () => {
+    const { stdout } = await run('apt', ['list', '--upgradable'], { maxBuffer: 64 * 1024 * 1024 });
+    const expected = [...stdout.matchAll(/^([^/\s]+)\/\S+ (\S+) (\S+) \[upgradable from/gm)].map((m) => `${m[1]} ${m[2]}`).sort();
+    const upgradable = await index.upgradable();
+    assert.deepEqual(upgradable.map((p) => `${p.Name} ${p.Version}`).sort(), expected);
+    for (const p of upgradable) assert.equal(p.Status, 'upgradable');
+  });
+
+  it('answers an installed package with dpkg\'s status and version', async () => {
+    const dpkg = (await listDpkgPackages()).find((p) => p.name === 'dpkg');
+    assert.ok(dpkg);
+    const [got] = await index.get('dpkg');
+    assert.equal(got?.Name, 'dpkg');
+    if (got?.Status !== 'upgradable') assert.deepEqual(got, { Name: 'dpkg', Status: 'installed', Architecture: dpkg.architecture, Version: dpkg.version });
+    // Qualifiers of the request do not change what is looked up.
+    assert.deepEqual(await index.get(`dpkg:${dpkg.architecture}`), [got]);
+    assert.deepEqual(await index.get('dpkg=0.0'), [got]);
+  });
+
+  it('answers a package only apt knows as not-installed with its candidate version', async () => {
+    const installed = new Set((await listDpkgPackages()).map((p) => p.name));
+    const { stdout } = await run('apt-cache', ['search', '--names-only', '^lib.*-dev$'], { maxBuffer: 64 * 1024 * 1024 });
+    const name = stdout.split('\n').map((l) => l.split(' ')[0] as string).find((n) => n && !installed.has(n));
+    assert.ok(name, 'a package that is not installed');
+    const policy = (await run('apt-cache', ['policy', name])).stdout;
+    const candidate = /Candidate: (\S+)/.exec(policy)?.[1];
+    assert.deepEqual((await index.get(name)).map((p) => [p.Name, p.Status, p.Version]), [[name, 'not-installed', candidate]]);
+  });
+});
+
+describe('package index cache', () => {
+  let repo: LocalAptRepo;
+  const prefix = `ac-test-${randomBytes(3).toString('hex')}`;
+
+  before(async () => {
+    repo = await createLocalAptRepo();
+    await repo.add({ name: `${prefix}-one`, version: '1.0' });
+    await repo.publish();
+    await run('apt-get', ['update', '-q'], { env: repo.env });
+  });
+  after(() => repo.remove());
+
+  it('reads dpkg and apt once, then answers from the cache until apt\'s lists change', async () => {
+    const index = new PackageIndex({ env: repo.env });
+    const dpkgBefore = (await stat('/var/lib/dpkg/status')).mtimeMs;
+    assert.deepEqual((await index.search(prefix)).map((p) => [p.Name, p.Status, p.Version]), [[`${prefix}-one`, 'not-installed', '1.0']]);
+    await index.search(prefix);
+    await index.get(`${prefix}-one`);
+    await Promise.all([index.search('a'), index.search('b'), index.upgradable()]);
+    assert.equal(index.reads.apt, 1);
+    // Another test file may install packages meanwhile; then dpkg's half is rightly read again.
+    if ((await stat('/var/lib/dpkg/status')).mtimeMs === dpkgBefore) assert.equal(index.reads.dpkg, 1);
+
+    await repo.add({ name: `${prefix}-two`, version: '2.0' });
+    await repo.publish();
+    await run('apt-get', ['update', '-q'], { env: repo.env });
+    assert.deepEqual((await index.search(prefix)).map((p) => p.Name), [`${prefix}-one`, `${prefix}-two`]);
+    // Only the apt half was read again: dpkg's status did not change.
+    assert.equal(index.reads.apt, 2);
+  });
+});
