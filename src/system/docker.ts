@@ -127,9 +127,13 @@ export class DockerEngine {
   private translate(what: string, err: unknown): Error {
     if (err instanceof CommandError) return err;
     const e = (err ?? {}) as DockerodeError;
-    if (e.code && UNREACHABLE_CODES.has(e.code)) return new EngineUnavailableError(this.address, err);
+    if (e.code && UNREACHABLE_CODES.has(e.code)) {
+      const hint = e.code === 'EACCES' ? ' (the agent\'s user needs access to the socket, e.g. membership of the docker group)' : '';
+      return new EngineUnavailableError(this.address, `${errorMessage(err)}${hint}`);
+    }
     if (typeof e.statusCode === 'number') {
-      const detail = e.json?.message ?? errorMessage(err);
+      // dockerode prefixes "(HTTP code 500) server error - "; the engine's own message says more.
+      const detail = e.json?.message ?? errorMessage(err).replace(/^\(HTTP code \d+\) [^-]*- /, '');
       return new EngineError(`${what}: ${detail.trim()}`, e.statusCode);
     }
     return new CommandError(`${what}: ${errorMessage(err)}`, { cause: err });

@@ -407,6 +407,23 @@ describe('containers without an engine', () => {
     const status = await t.client.call('status', {});
     assert.ok(status.ok);
   });
+
+  it('says so too when the socket is there but no engine listens (a stopped dockerd)', async () => {
+    const stale = join(dir.path, 'stale.sock');
+    // A file at the socket path that nothing listens on, as a crashed dockerd can leave behind.
+    await writeFile(stale, '');
+    const other = await startTestAgent(broker.url, {}, {
+      extraFeatures: (ctx) => [new ContainersCommands(ctx, { socketPath: stale, dockerConfigPath: join(dir.path, 'config.json') })],
+    });
+    try {
+      const reply = await other.client.call('containers/ps', {});
+      assert.ok(!reply.ok);
+      assert.match(reply.message, /^no container engine at .*stale\.sock: connect (ECONNREFUSED|ENOTSOCK)/);
+      assert.ok((await other.client.call('status', {})).ok);
+    } finally {
+      await other.stop();
+    }
+  });
 });
 
 describe('container engine addressing', () => {
