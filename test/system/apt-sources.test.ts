@@ -10,52 +10,10 @@ import { promisify } from 'node:util';
 import type { Repository } from '../../src/api.js';
 import { CommandError } from '../../src/errors.js';
 import { AptSources, formatSourceLine, parseSourceLine } from '../../src/system/apt-sources.js';
+import { debianSources, seedPpaList, seedSourcesList } from '../helpers/apt-fixtures.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const run = promisify(execFile);
-
-export const seedSourcesList = [
-  '',
-  '',
-  '# See http://help.ubuntu.com/community/UpgradeNotes for how to upgrade to',
-  '# newer versions of the distribution.',
-  'deb http://it.archive.ubuntu.com/ubuntu/ zesty main restricted',
-  'deb-src http://it.archive.ubuntu.com/ubuntu/ zesty main restricted',
-  '',
-  '## Major bug fix updates produced after the final release of the',
-  '## distribution.',
-  'deb http://it.archive.ubuntu.com/ubuntu/ zesty-updates main restricted',
-  '# deb-src http://it.archive.ubuntu.com/ubuntu/ trusty-updates main restricted',
-  '',
-  'deb [arch=amd64]   http://dl.google.com/linux/chrome/deb/ stable main',
-  '#deb [arch=amd64] https://apt.dockerproject.org/repo ubuntu-xenial main # disabled on upgrade to yakkety',
-  '# deb http://download.ebz.epson.net/dsc/op/stable/debian/ lsb3.2 main # disabled on upgrade to trusty disabled on upgrade to utopic',
-  '',
-].join('\n');
-
-export const seedPpaList = [
-  'deb http://ppa.launchpad.net/webupd8team/java/ubuntu zesty main',
-  '# deb-src http://ppa.launchpad.net/webupd8team/java/ubuntu zesty main',
-  '',
-].join('\n');
-
-export const debianSources = [
-  'Types: deb deb-src',
-  '# http://snapshot.debian.org/archive/debian/20250520T000000Z',
-  'URIs: http://deb.debian.org/debian',
-  'Suites: bookworm bookworm-updates',
-  'Components: main contrib',
-  'Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg',
-  '',
-  '# The security archive.',
-  'Types: deb',
-  'URIs: http://deb.debian.org/debian-security',
-  'Suites: bookworm-security',
-  'Components: main',
-  'Architectures: amd64 arm64',
-  'Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg',
-  '',
-].join('\n');
 
 const repo = (fields: Partial<Repository> & Pick<Repository, 'uri' | 'distribution'>): Repository => ({
   enabled: true,
