@@ -144,9 +144,10 @@ export async function startDockerEngine(): Promise<TestDockerEngine> {
     registryProcess = spawn('docker-registry', ['serve', join(root, 'registry.yml')], { stdio: ['ignore', 'pipe', 'pipe'] });
     registryProcess.stdout?.on('data', (d: Buffer) => (registryLog += d.toString()));
     registryProcess.stderr?.on('data', (d: Buffer) => (registryLog += d.toString()));
-    const registryExited = new Promise<never>((_, reject) =>
-      registryProcess?.once('exit', (code) => reject(new Error(`docker-registry exited (${code}): ${registryLog}`))),
-    );
+    const registryExited = new Promise<never>((_, reject) => {
+      registryProcess?.once('exit', (code) => reject(new Error(`docker-registry exited (${code}): ${registryLog}`)));
+      registryProcess?.once('error', (err) => reject(new Error(`docker-registry could not be started (${err.message}); is Debian's docker-registry installed?`)));
+    });
     registryExited.catch(() => {});
     await Promise.race([waitForPort(registryPort, 15_000), registryExited]);
 
@@ -166,7 +167,10 @@ export async function startDockerEngine(): Promise<TestDockerEngine> {
       { stdio: ['ignore', logFd, logFd] },
     );
     closeSync(logFd);
-    const engineDied = new Promise<string>((resolve) => dockerd?.once('exit', (code, signal) => resolve(`dockerd exited (${code ?? signal})`)));
+    const engineDied = new Promise<string>((resolve) => {
+      dockerd?.once('exit', (code, signal) => resolve(`dockerd exited (${code ?? signal})`));
+      dockerd?.once('error', (err) => resolve(`dockerd could not be started (${err.message}); is Debian's docker.io installed?`));
+    });
     const deadline = Date.now() + 30_000;
     for (;;) {
       const died = await Promise.race([engineDied, sleep(100).then(() => undefined)]);
