@@ -50,6 +50,23 @@ export interface Repository {
   comment: string;
 }
 
+/** A container as the engine names it: its id (or a prefix) or its name. These end up in the
+ * engine's URL paths, so nothing that could leave `/containers/<id>/` gets through. */
+export const containerRef = str({
+  min: 1,
+  max: 256,
+  pattern: /^\/?[a-zA-Z0-9][a-zA-Z0-9_.-]*$/,
+  patternText: 'must be a container id or name (letters, digits, "_", ".", "-")',
+});
+
+/** An image reference (`[registry[:port]/]repository[:tag][@digest]`); the engine checks the rest. */
+export const imageRef = str({
+  min: 1,
+  max: 512,
+  pattern: /^(?!.*\.\.)(?!.*\/\/)[a-zA-Z0-9][a-zA-Z0-9._\-/:@]*$/,
+  patternText: 'must be an image reference such as registry:5000/name:tag',
+});
+
 const httpUrl = str({ min: 1, max: 4096, pattern: /^https?:\/\/[^\s]+$/i, patternText: 'must be an http:// or https:// URL' });
 
 // ---- answer bodies ---------------------------------------------------------------------------
@@ -216,9 +233,9 @@ export const requestSchemas = {
   'containers/images': object({ name: optional(str({ min: 1, max: 512 })) }),
   'containers/action': object({
     action: oneOf('run', 'start', 'stop', 'remove'),
-    id: optional(str({ min: 1, max: 256 })),
-    image: optional(str({ min: 1, max: 512 })),
-    name: optional(str({ max: 256 })),
+    id: optional(containerRef),
+    image: optional(imageRef),
+    name: optional(str({ max: 256, pattern: /^(\/?[a-zA-Z0-9][a-zA-Z0-9_.-]*)?$/, patternText: 'must be a container name (letters, digits, "_", ".", "-")' })),
     background: optional(bool()),
     user: optional(str({ max: 1024 })),
     password: optional(str({ max: 4096 })),
@@ -227,7 +244,7 @@ export const requestSchemas = {
     host_config: optional(jsonObject()),
     networking_config: optional(jsonObject()),
   }),
-  'containers/rename': object({ id: str({ min: 1, max: 256 }), name: str({ min: 1, max: 256 }) }),
+  'containers/rename': object({ id: containerRef, name: containerRef }),
 } satisfies Record<string, Schema<unknown>>;
 
 export interface Answers {

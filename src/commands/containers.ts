@@ -69,7 +69,11 @@ export class ContainersCommands implements Feature {
         break;
       case 'remove': {
         await this.engine.removeContainer(container.id);
-        result.pruned = await this.engine.pruneUnusedImages();
+        try {
+          result.pruned = await this.engine.pruneUnusedImages();
+        } catch (err) {
+          throw new CommandError(`container ${container.name} was removed, but ${errorMessage(err)}`, { cause: err });
+        }
         log.info(`removed container ${container.name}; pruned ${result.pruned.images.length} image entries`);
         break;
       }
@@ -139,7 +143,10 @@ export class ContainersCommands implements Feature {
     } catch (err) {
       // The engine reports a refused login as HTTP 500 whose message carries the registry's 401.
       if (err instanceof EngineError && (err.status === 401 || err.status === 403 || REFUSED_LOGIN.test(err.message))) {
-        const cleared = await this.credentials.forget(registry);
+        const cleared = await this.credentials.forget(registry).catch((forgetErr) => {
+          this.context.log.warn(`stored credentials for ${registry} not removed: ${errorMessage(forgetErr)}`);
+          return false;
+        });
         throw new CommandError(`${err.message}${cleared ? `; the stored credentials for ${registry} were removed` : ''}`);
       }
       if (err instanceof EngineUnavailableError) throw err;

@@ -5,6 +5,7 @@
 // depends on it.
 
 import type Dockerode from 'dockerode';
+import { containerRef, imageRef } from '../api.js';
 import { CommandError } from '../errors.js';
 import { errorMessage, type Logger } from '../log.js';
 import type { RegistryCredentials } from './docker-config.js';
@@ -94,6 +95,15 @@ export function splitReference(image: string): { fromImage: string; tag: string 
   return { fromImage: image, tag: 'latest' };
 }
 
+/** dockerode puts ids and names into URL paths unescaped: only plain ones may get there. */
+function checkedContainer(id: string): string {
+  return containerRef.parse(id, 'container');
+}
+
+function checkedImage(image: string): string {
+  return imageRef.parse(image, 'image');
+}
+
 export class DockerEngine {
   private client?: Promise<Dockerode>;
   readonly address: string;
@@ -150,17 +160,18 @@ export class DockerEngine {
   }
 
   async inspectContainer(id: string): Promise<ContainerIdentity> {
-    const info = await this.call('container inspect failed', (d) => d.getContainer(id).inspect());
+    const info = await this.call('container inspect failed', (d) => d.getContainer(checkedContainer(id)).inspect());
     return { id: info.Id, name: info.Name.replace(/^\//, ''), image: info.Config.Image, running: info.State.Running };
   }
 
   /** True when the engine has the image locally. */
   async hasImage(image: string): Promise<boolean> {
     try {
-      await this.call('image inspect failed', (d) => d.getImage(image).inspect());
+      await this.call('image inspect failed', (d) => d.getImage(checkedImage(image)).inspect());
       return true;
     } catch (err) {
-      if (err instanceof EngineError && err.status === 404) return false;
+      // 400: a reference the engine cannot parse names no image it has.
+      if (err instanceof EngineError && (err.status === 404 || err.status === 400)) return false;
       throw err;
     }
   }
@@ -220,21 +231,21 @@ export class DockerEngine {
 
   /** Starts a container; true if it was started, false if it was already running. */
   async startContainer(id: string): Promise<boolean> {
-    return this.idempotent('container start failed', (d) => d.getContainer(id).start());
+    return this.idempotent('container start failed', (d) => d.getContainer(checkedContainer(id)).start());
   }
 
   /** Stops a container; true if it was stopped, false if it was not running. */
   async stopContainer(id: string): Promise<boolean> {
-    return this.idempotent('container stop failed', (d) => d.getContainer(id).stop());
+    return this.idempotent('container stop failed', (d) => d.getContainer(checkedContainer(id)).stop());
   }
 
   /** `docker rm -f -v`. */
   async removeContainer(id: string): Promise<void> {
-    await this.call('container remove failed', (d) => d.getContainer(id).remove({ force: true, v: true }));
+    await this.call('container remove failed', (d) => d.getContainer(checkedContainer(id)).remove({ force: true, v: true }));
   }
 
   async renameContainer(id: string, name: string): Promise<void> {
-    await this.call('container rename failed', (d) => d.getContainer(id).rename({ name }));
+    await this.call('container rename failed', (d) => d.getContainer(checkedContainer(id)).rename({ name }));
   }
 
   /** `docker image prune -a`: every image no container uses. */
