@@ -52,7 +52,7 @@ export async function downloadVerified(req: DownloadRequest): Promise<VerifiedDo
     ca: req.ca,
   };
 
-  const response = await step('download failed', () => openResponse(req.url, fetchOptions));
+  const response = await step('download failed', () => openResponse(req.url, fetchOptions), req.signal);
   const declared = Number(response.headers['content-length']);
   if (Number.isFinite(declared) && declared > req.maxBytes) {
     response.destroy();
@@ -77,7 +77,9 @@ export async function downloadVerified(req: DownloadRequest): Promise<VerifiedDo
         bytes += chunk.length;
         if (bytes > req.maxBytes) throw tooLarge(req.maxBytes);
         verifier.update(chunk);
-        await writeAll(file, chunk);
+        await writeAll(file, chunk).catch((err: unknown) => {
+          throw new CommandError(`saving the download failed: ${errorMessage(err)}`, { cause: err });
+        });
       }
       if (!response.complete) throw new Error('the connection closed before the end of the file');
     } catch (err) {
@@ -90,7 +92,7 @@ export async function downloadVerified(req: DownloadRequest): Promise<VerifiedDo
       await file.close();
     });
 
-    const signature = await step('signature download failed', () => fetchSmall(`${req.url}.sig`, fetchOptions, maxSignatureBytes));
+    const signature = await step('signature download failed', () => fetchSmall(`${req.url}.sig`, fetchOptions, maxSignatureBytes), req.signal);
     if (signature.length !== expectedSignatureBytes) {
       throw new CommandError(`signature check failed: the signature has ${signature.length} bytes, the key expects ${expectedSignatureBytes}`);
     }
@@ -137,12 +139,12 @@ function tooLarge(maxBytes: number): CommandError {
 }
 
 /** Runs one step; any failure that is not already a CommandError becomes one prefixed with `label`. */
-async function step<T>(label: string, run: () => Promise<T>): Promise<T> {
+async function step<T>(label: string, run: () => Promise<T>, signal?: AbortSignal): Promise<T> {
   try {
     return await run();
   } catch (err) {
     if (err instanceof CommandError) throw err;
-    throw new CommandError(`${label}: ${errorMessage(err)}`, { cause: err });
+    throw new CommandError(`${label}: ${describeFailure(err, signal)}`, { cause: err });
   }
 }
 

@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { randomBytes, type KeyObject } from 'node:crypto';
 import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import https from 'node:https';
 import net from 'node:net';
 import { dirname, join } from 'node:path';
+import { promisify } from 'node:util';
 import { after, afterEach, before, describe, it } from 'node:test';
 import { CommandError } from '../../src/errors.js';
 import { downloadVerified, type DownloadRequest } from '../../src/sketches/download.js';
@@ -14,6 +16,7 @@ import { makeKeyPair, openssl, signFile, type TestKeyPair } from '../helpers/sig
 import { tempDir } from '../helpers/tmp.js';
 
 const noProxy: NodeJS.ProcessEnv = {};
+const run = promisify(execFile);
 
 describe('downloadVerified', () => {
   let dir: { path: string; remove(): Promise<void> };
@@ -191,6 +194,23 @@ describe('downloadVerified', () => {
       await assert.rejects(pending, /^CommandError: download failed: cancelled$|download failed: cancelled/);
     } finally {
       server.clear('/good.bin');
+    }
+  });
+
+  it('reports a cancellation that came before the start', async () => {
+    await rejectsWith(request({ signal: AbortSignal.abort() }), /^download failed: cancelled$/);
+  });
+
+  it('fails as "saving" when the disk is full, leaving nothing behind', async () => {
+    // A real, tiny file system: the 300 KiB download cannot fit in 64 KiB.
+    const small = join(dir.path, 'small-disk');
+    await mkdir(small);
+    await run('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', small]);
+    try {
+      await rejectsWith(request({ folder: small }), /^saving the download failed: .*ENOSPC/);
+      assert.deepEqual(await readdir(small), []);
+    } finally {
+      await run('umount', [small]);
     }
   });
 
