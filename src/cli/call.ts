@@ -8,7 +8,7 @@ import { ValidationError } from '../schema.js';
 import { readConfigFile } from './config-file.js';
 import { localLayout } from './local.js';
 
-export const callUsage = 'arduino-connector call COMMAND [JSON] [--broker URL --device ID] [--base-topic T] [--timeout S]';
+import { callUsage } from './call-usage.js';
 
 export const exitCodes = { info: 0, error: 1, usage: 2, timeout: 3 } as const;
 

@@ -4,8 +4,7 @@
 import { Agent } from '../agent.js';
 import { ConfigError } from '../errors.js';
 import { createLogger, errorMessage, type LogLevel, type Logger } from '../log.js';
-import { runCall, callUsage } from './call.js';
-import { localLayout, localSettings, startLocalBroker } from './local.js';
+import { callUsage } from './call-usage.js';
 import { applyProxyEnvironment, DEFAULT_CONFIG_FILE, loadSettings, parseArgs, settingsHelp, type FlagDefinition, type ParsedArgs } from './options.js';
 import type { Settings } from './settings.js';
 
@@ -88,6 +87,8 @@ async function runAgent(args: ParsedArgs): Promise<void> {
 }
 
 async function runLocal(args: ParsedArgs): Promise<void> {
+  // The embedded broker (aedes, ws) is loaded only in local mode: a device agent does not carry it.
+  const { localLayout, localSettings, startLocalBroker } = await import('./local.js');
   const base = await resolveSettings(args);
   const log = createLogger({ level: levelOf(base) });
   const layout = localLayout(typeof args.flags.data === 'string' ? args.flags.data : 'arduino-connector-data');
@@ -133,8 +134,10 @@ export async function main(argv: string[]): Promise<number> {
       if (rest.length > 0) throw new ConfigError(`unexpected argument "${rest[0]}" (see --help)`);
       await runLocal(args);
       return -1;
-    case 'call':
+    case 'call': {
+      const { runCall } = await import('./call.js');
       return runCall(rest, args.flags);
+    }
     default:
       throw new ConfigError(`unknown command "${verb}" (see --help)`);
   }

@@ -150,6 +150,10 @@ export class MqttConnection extends EventEmitter implements MessageBus {
     const client = mqtt.connect(url, options);
     this.client = client;
     client.on('connect', () => {
+      // Answers are small packets: without this, Nagle's algorithm and the peer's delayed ACK
+      // hold each one for tens of milliseconds.
+      const stream = client.stream as { setNoDelay?: (noDelay: boolean) => unknown } | undefined;
+      stream?.setNoDelay?.(true);
       this.delayMs = this.backoff.initialMs;
       this.lastFailure = '';
       this.log.info(`connected to ${url}`);

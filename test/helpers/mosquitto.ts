@@ -33,6 +33,8 @@ export async function startMosquitto(options: { tls?: TlsFiles; port?: number } 
     `listener ${port} 127.0.0.1`,
     'allow_anonymous true',
     'persistence false',
+    // Small request/answer packets otherwise wait on Nagle's algorithm (tens of ms each).
+    'set_tcp_nodelay true',
     'log_dest stderr',
     'log_type error',
     'log_type warning',
