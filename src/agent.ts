@@ -4,25 +4,29 @@
 
 import { baseTopic, topics } from './api.js';
 import type { Settings } from './cli/settings.js';
+import { ContainersCommands, type ContainersOptions } from './commands/containers.js';
 import { Heartbeat } from './commands/heartbeat.js';
-import { StatsCommands } from './commands/stats.js';
+import { StatsCommands, type StatsOptions } from './commands/stats.js';
 import { StatusCommands } from './commands/status.js';
 import { ConfigError } from './errors.js';
 import type { AgentContext, Feature } from './feature.js';
 import { errorMessage, type Logger } from './log.js';
 import { MqttConnection } from './mqtt/connection.js';
 import { CommandRouter } from './mqtt/router.js';
-import type { SketchStatusSource } from './sketches/status-source.js';
+import { SketchManager } from './sketches/manager.js';
 
 export interface AgentOptions {
   settings: Settings;
   log: Logger;
   /** Extra features (tests, local mode); started after the built-in ones. */
   extraFeatures?: (context: AgentContext) => Feature[];
+  /** Options of the built-in features beyond what settings say (tests point them at their own
+   * engines, buses and folders). */
+  featureOptions?: {
+    stats?: StatsOptions;
+    containers?: ContainersOptions;
+  };
 }
-
-/** Until a sketch supervisor is wired in, the device has no sketches to report. */
-const noSketches: SketchStatusSource = { snapshot: () => ({}), onChange: () => () => {} };
 
 export class Agent {
   readonly connection: MqttConnection;
@@ -52,10 +56,13 @@ export class Agent {
     this.router = new CommandRouter({ bus: this.connection, base: this.base, log: log.child('router') });
     this.context = { settings, bus: this.connection, router: this.router, base: this.base, log };
     const ctx = (scope: string): AgentContext => ({ ...this.context, log: log.child(scope) });
+    const sketches = new SketchManager(ctx('sketches'));
     this.features.push(
-      new StatusCommands(ctx('status'), noSketches),
+      new StatusCommands(ctx('status'), sketches),
       new Heartbeat({ bus: this.connection, base: this.base, log: log.child('heartbeat'), intervalSeconds: settings.heartbeat_interval }),
-      new StatsCommands(ctx('stats')),
+      new StatsCommands(ctx('stats'), options.featureOptions?.stats),
+      sketches,
+      new ContainersCommands(ctx('containers'), options.featureOptions?.containers),
     );
     this.features.push(...(options.extraFeatures?.(this.context) ?? []));
   }

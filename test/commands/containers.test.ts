@@ -9,7 +9,6 @@ import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { decodeBody, topics, type CommandName, type ContainerActionResult, type RequestOf } from '../../src/api.js';
-import { ContainersCommands } from '../../src/commands/containers.js';
 import { DOCKER_HUB, registryOf } from '../../src/system/docker-config.js';
 import { DEFAULT_DOCKER_SOCKET, resolveDockerEndpoint, splitReference } from '../../src/system/docker.js';
 import { startTestAgent, type TestAgent } from '../helpers/agent.js';
@@ -85,7 +84,7 @@ describe('containers on a real Docker engine', () => {
     configDir = await tempDir('ac-docker-config-');
     dockerConfigPath = join(configDir.path, 'docker', 'config.json');
     t = await startTestAgent(broker.url, {}, {
-      extraFeatures: (ctx) => [new ContainersCommands(ctx, { socketPath: engine.socketPath, dockerConfigPath, progressIntervalMs: 0 })],
+      featureOptions: { containers: { socketPath: engine.socketPath, dockerConfigPath, progressIntervalMs: 0 } },
     });
     await t.client.follow(topics.containersProgress(t.agent.base), (_topic, payload) => progress.push(payload.toString()));
     // A container that keeps the tiny image in use, so the prune after a remove never deletes it
@@ -394,7 +393,7 @@ describe('containers without an engine', () => {
       broker.url,
       // Through the setting, as a device's config file would name it.
       { docker_host: `unix://${socketPath}` },
-      { extraFeatures: (ctx) => [new ContainersCommands(ctx, { dockerConfigPath: join(dir.path, 'config.json') })] },
+      { featureOptions: { containers: { dockerConfigPath: join(dir.path, 'config.json') } } },
     );
   });
   after(async () => {
@@ -425,7 +424,7 @@ describe('containers without an engine', () => {
     // A file at the socket path that nothing listens on, as a crashed dockerd can leave behind.
     await writeFile(stale, '');
     const other = await startTestAgent(broker.url, {}, {
-      extraFeatures: (ctx) => [new ContainersCommands(ctx, { socketPath: stale, dockerConfigPath: join(dir.path, 'config.json') })],
+      featureOptions: { containers: { socketPath: stale, dockerConfigPath: join(dir.path, 'config.json') } },
     });
     try {
       const reply = await other.client.call('containers/ps', {});
