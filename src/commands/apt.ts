@@ -61,7 +61,9 @@ export class AptCommands implements Feature {
     router.register('apt/remove', async (request) => this.change('remove', request.packages));
   }
 
-  async stop(): Promise<void> {}
+  async stop(): Promise<void> {
+    this.index.close();
+  }
 
   private async query<T>(read: () => Promise<T>): Promise<T> {
     try {

@@ -58,6 +58,8 @@ export function readCandidates(env: NodeJS.ProcessEnv = process.env): Promise<Ma
   return new Promise((resolve, reject) => {
     const child = spawn('apt-cache', ['dumpavail'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     const candidates = new Map<string, Candidate>();
+    // A handful of architecture words repeat tens of thousands of times: keep one copy of each.
+    const architectures = new Map<string, string>();
     let name = '';
     let architecture = '';
     let version = '';
@@ -65,34 +67,32 @@ export function readCandidates(env: NodeJS.ProcessEnv = process.env): Promise<Ma
       if (name && version && !candidates.has(name)) candidates.set(name, { name, architecture, version });
       name = architecture = version = '';
     };
-    let rest = '';
+    const fieldAt = (buf: Buffer, start: number, field: Buffer) =>
+      buf[start] === field[0] && buf.length - start >= field.length && buf.compare(field, 0, field.length, start, start + field.length) === 0;
+    const packageField = Buffer.from('Package: ');
+    const versionField = Buffer.from('Version: ');
+    const architectureField = Buffer.from('Architecture: ');
+    let rest: Buffer = Buffer.alloc(0);
     let errors = '';
-    // Records are ASCII field names; latin1 decoding is the cheapest and never fails.
-    child.stdout.setEncoding('latin1');
-    child.stdout.on('data', (chunk: string) => {
-      const text = rest + chunk;
+    child.stdout.on('data', (chunk: Buffer) => {
+      // Values are decoded from the bytes (not sliced from a big string, which would keep the
+      // whole chunk alive for as long as the index lives).
+      const buf = rest.length ? Buffer.concat([rest, chunk]) : chunk;
       let start = 0;
-      for (let nl = text.indexOf('\n', start); nl >= 0; nl = text.indexOf('\n', start)) {
+      for (let nl = buf.indexOf(10, start); nl >= 0; nl = buf.indexOf(10, start)) {
         if (nl === start) flush();
-        else {
-          switch (text.charCodeAt(start)) {
-            case 80: // P
-              if (text.startsWith('Package: ', start)) {
-                flush();
-                name = text.slice(start + 9, nl);
-              }
-              break;
-            case 86: // V
-              if (text.startsWith('Version: ', start)) version = text.slice(start + 9, nl);
-              break;
-            case 65: // A
-              if (text.startsWith('Architecture: ', start)) architecture = text.slice(start + 14, nl);
-              break;
-          }
+        else if (fieldAt(buf, start, packageField)) {
+          flush();
+          name = buf.toString('latin1', start + packageField.length, nl);
+        } else if (fieldAt(buf, start, versionField)) {
+          version = buf.toString('latin1', start + versionField.length, nl);
+        } else if (fieldAt(buf, start, architectureField)) {
+          const word = buf.toString('latin1', start + architectureField.length, nl);
+          architecture = architectures.get(word) ?? (architectures.set(word, word), word);
         }
         start = nl + 1;
       }
-      rest = text.slice(start);
+      rest = Buffer.from(buf.subarray(start));
     });
     child.stderr.setEncoding('utf8').on('data', (c: string) => (errors = (errors + c).slice(-4096)));
     child.once('error', reject);
@@ -141,6 +141,9 @@ export function mergePackages(installed: DpkgEntry[], candidates: Map<string, Ca
 export interface PackageIndexOptions {
   /** Environment of the apt and dpkg programs (APT_CONFIG selects another apt configuration). */
   env?: NodeJS.ProcessEnv;
+  /** The table (some 15 MB for a full Debian mirror) is dropped after this long unused, so an
+   * idle agent stays small (default 10 minutes; 0 keeps it). */
+  releaseAfterMs?: number;
 }
 
 export class PackageIndex {
@@ -164,6 +167,39 @@ export class PackageIndex {
     this.paths = undefined;
   }
 
+  private lastUse = 0;
+  private releaseTimer: NodeJS.Timeout | undefined;
+
+  private touch(): void {
+    const after = this.options.releaseAfterMs ?? 10 * 60_000;
+    this.lastUse = Date.now();
+    if (after <= 0 || this.releaseTimer) return;
+    const check = () => {
+      const idle = Date.now() - this.lastUse;
+      if (idle >= after) {
+        this.releaseTimer = undefined;
+        this.snapshot = undefined;
+        return;
+      }
+      this.releaseTimer = setTimeout(check, after - idle);
+      this.releaseTimer.unref();
+    };
+    this.releaseTimer = setTimeout(check, after);
+    this.releaseTimer.unref();
+  }
+
+  /** Whether a table is held in memory. */
+  get holdsTable(): boolean {
+    return this.snapshot !== undefined;
+  }
+
+  /** Stops the release timer (the table itself is dropped). */
+  close(): void {
+    if (this.releaseTimer) clearTimeout(this.releaseTimer);
+    this.releaseTimer = undefined;
+    this.invalidate();
+  }
+
   private async stamps(): Promise<{ dpkgStamp: string; aptStamp: string }> {
     if (!this.paths) {
       const pending = readAptStatePaths(this.env);
@@ -184,6 +220,7 @@ export class PackageIndex {
 
   /** The current table; rebuilt (only the stale half) when the state on disk changed. */
   private async current(): Promise<Snapshot> {
+    this.touch();
     const { dpkgStamp, aptStamp } = await this.stamps();
     const cached = this.snapshot;
     if (cached && cached.dpkgStamp === dpkgStamp && cached.aptStamp === aptStamp) return cached;

@@ -10,6 +10,7 @@ import { promisify } from 'node:util';
 import { PackageIndex } from '../../src/system/apt-cache.js';
 import { listDpkgPackages } from '../../src/system/dpkg.js';
 import { createLocalAptRepo, type LocalAptRepo } from '../helpers/apt-repo.js';
+import { waitFor } from '../helpers/wait.js';
 
 const run = promisify(execFile);
 
@@ -75,5 +76,16 @@ describe('package index cache', () => {
     assert.deepEqual((await index.search(prefix)).map((p) => p.Name), [`${prefix}-one`, `${prefix}-two`]);
     // Only the apt half was read again: dpkg's status did not change.
     assert.equal(index.reads.apt, 2);
+    index.close();
+  });
+
+  it('drops the table once unused for a while, and reads it again when asked', async () => {
+    const index = new PackageIndex({ env: repo.env, releaseAfterMs: 50 });
+    await index.search(prefix);
+    assert.equal(index.holdsTable, true);
+    await waitFor(() => !index.holdsTable, 'the table to be released');
+    assert.equal((await index.search(prefix)).length, 2);
+    assert.equal(index.reads.apt, 2);
+    index.close();
   });
 });
