@@ -4,5 +4,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh
 # The agent is measured as a device runs it: compiled.
-npx --no-install tsc -p tsconfig.json
+npm run --silent build
 exec node --import tsx bench/run.ts "$@"

@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=1
 // The command line: run the agent, run it in local mode, or call a device's API.
 
 import { Agent } from '../agent.js';
@@ -80,6 +80,7 @@ function onShutdown(log: Logger, stop: () => Promise<void>): void {
 async function runAgent(args: ParsedArgs): Promise<void> {
   const settings = await resolveSettings(args);
   const log = createLogger({ level: levelOf(settings) });
+  guardProcess(log);
   applyProxyEnvironment(settings);
   const agent = new Agent({ settings, log });
   await agent.start();
@@ -91,6 +92,7 @@ async function runLocal(args: ParsedArgs): Promise<void> {
   const { localLayout, localSettings, startLocalBroker } = await import('./local.js');
   const base = await resolveSettings(args);
   const log = createLogger({ level: levelOf(base) });
+  guardProcess(log);
   const layout = localLayout(typeof args.flags.data === 'string' ? args.flags.data : 'arduino-connector-data');
   const broker = await startLocalBroker({ mqttPort: portFlag(args, 'mqtt-port', 1883), wsPort: portFlag(args, 'ws-port', 8883) });
   const settings = await localSettings(base, layout, broker.mqttUrl);
@@ -115,6 +117,14 @@ Talk to it from another terminal:
   mosquitto_sub -h 127.0.0.1 -p ${new URL(broker.mqttUrl).port} -t '${topicBase}/#' -v
 Stop it with Ctrl-C.
 `);
+}
+
+/** A stray rejection inside a library (dbus-next re-throws in a .catch when a bus refuses Hello)
+ * must not end a device agent: it is logged, and the part that caused it answers ERROR:. */
+function guardProcess(log: Logger): void {
+  process.on('unhandledRejection', (reason) => {
+    log.error(`unhandled rejection (kept running): ${reason instanceof Error && reason.stack ? reason.stack : String(reason)}`);
+  });
 }
 
 export async function main(argv: string[]): Promise<number> {

@@ -122,13 +122,16 @@ describe('the agent as a process', () => {
     }
   });
 
-  it('call: exit 2 for a request the API refuses, exit 3 when nobody answers', async () => {
+  it('call: exit 1 with the ERROR: line, exit 2 for a request the API refuses, exit 3 when nobody answers', async () => {
     const file = join(dir.path, 'agent2.cfg');
     await writeFile(file, `id=cli-device-2\nurl=${broker.url}\nsketches_path=${dir.path}\nnats_port=0\ncert_path=\n`);
     const agent = start(['-config', file]);
     try {
       await waitFor(() => /connected to/.test(agent.stderr()), 'the agent to connect', 15_000);
       await waitFor(async () => (await run(['call', 'status', '--broker', broker.url, '--device', 'cli-device-2'])).code === 0, 'status');
+      const failed = await run(['call', 'sketch', '{"id":"no-such-sketch","action":"START"}', '--broker', broker.url, '--device', 'cli-device-2']);
+      assert.equal(failed.code, 1);
+      assert.match(failed.stderr, /^ERROR: .*no-such-sketch/m);
       const refused = await run(['call', 'status', '{oops', '--broker', broker.url, '--device', 'cli-device-2']);
       assert.equal(refused.code, 2);
       assert.match(refused.stderr, /not JSON/);
