@@ -41,13 +41,24 @@ export class WritableMount {
       if (this.users === 0) await this.remount('rw');
       this.users++;
     });
+    let outcome: { ok: true; value: T } | { ok: false; error: unknown };
     try {
-      return await work();
-    } finally {
+      outcome = { ok: true, value: await work() };
+    } catch (error) {
+      outcome = { ok: false, error };
+    }
+    try {
       await this.step(async () => {
         this.users--;
         if (this.users === 0) await this.remount('ro');
       });
+    } catch (err) {
+      // The device must not silently stay writable, but the requester must also learn that the
+      // command itself did run.
+      const how = outcome.ok ? 'the command completed' : `the command failed too: ${outcome.error instanceof Error ? outcome.error.message : String(outcome.error)}`;
+      throw new Error(`${err instanceof Error ? err.message : String(err)} (${how})`);
     }
+    if (!outcome.ok) throw outcome.error;
+    return outcome.value;
   }
 }

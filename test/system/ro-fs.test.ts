@@ -2,7 +2,7 @@
 
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { readFile, writeFile } from 'node:fs/promises';
+import { open, readFile, writeFile, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
@@ -67,6 +67,24 @@ describe('WritableMount on a read-only tmpfs', () => {
     assert.equal(await readOnly(dir.path), false);
     releaseFirst();
     await first;
+    assert.equal(await readOnly(dir.path), true);
+  });
+
+  it('says so when it cannot go back to read-only (a file still open for writing)', async () => {
+    const mount = new WritableMount({ enabled: true, mountPoint: dir.path });
+    let handle: FileHandle | undefined;
+    try {
+      await assert.rejects(
+        mount.around(async () => {
+          handle = await open(join(dir.path, 'held-open'), 'w');
+        }),
+        /cannot remount .* read-only.*\(the command completed\)/s,
+      );
+    } finally {
+      await handle?.close();
+    }
+    // Once the writer is gone, the next command puts it back to read-only.
+    await mount.around(async () => {});
     assert.equal(await readOnly(dir.path), true);
   });
 
