@@ -274,3 +274,33 @@ describe('apt packages over a real broker, dpkg and apt', () => {
     assert.ok(await mountIsReadOnly(mount.path));
   });
 });
+
+describe('apt commands when apt itself is broken', () => {
+  it('answer ERROR: with apt\'s own complaint while the rest of the agent works', async () => {
+    const dir = await tempDir('ac-apt-broken-');
+    const broker = await startMosquitto();
+    let t: TestAgent | undefined;
+    try {
+      const config = join(dir.path, 'apt.conf');
+      await writeFile(config, 'Dir::Etc::sourcelist "unterminated\n');
+      const env = { ...process.env, APT_CONFIG: config };
+      t = await startTestAgent(broker.url, {}, { extraFeatures: (ctx) => [new AptCommands(ctx, { env })] });
+      for (const [command, request] of [
+        ['apt/list', { search: 'lib' }],
+        ['apt/list', {}],
+        ['apt/get', { package: 'dpkg' }],
+      ] as const) {
+        const reply = await t.client.callRaw(command, JSON.stringify(request), 30_000);
+        assert.equal(reply.ok, false, command);
+        assert.match(reply.ok ? '' : reply.message, /cannot read the package database: .*Syntax error/s);
+      }
+      const install = await t.client.call('apt/install', { packages: ['dpkg'] }, 30_000);
+      assert.match(install.ok ? '' : install.message, /apt-get install exited with 100:.*Syntax error/s);
+      assert.equal((await t.client.call('status', {})).ok, true);
+    } finally {
+      await t?.stop();
+      await broker.close();
+      await dir.remove();
+    }
+  });
+});
