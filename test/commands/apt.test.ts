@@ -57,6 +57,7 @@ describe('apt packages over a real broker, dpkg and apt', () => {
   let apt: AptCommands;
   let mount: { path: string; remove(): Promise<void> };
   const progress: AptProgressLine[] = [];
+  let heartbeats = 0;
   const savedAptConfig = process.env.APT_CONFIG;
 
   /** The features under test; once the agent wires them itself this returns []. */
@@ -78,8 +79,9 @@ describe('apt packages over a real broker, dpkg and apt', () => {
     await repo.add({ name: slow, version: '1.0', postinst: `touch ${join(mount.path, 'written-by-postinst')}\nsleep 2` });
     await repo.publish();
     broker = await startMosquitto();
-    t = await startTestAgent(broker.url, {}, { extraFeatures: features });
+    t = await startTestAgent(broker.url, { heartbeat_interval: 0.2 }, { extraFeatures: features });
     await t.client.follow(topics.aptProgress(t.agent.base), (_topic, payload) => progress.push(JSON.parse(payload.toString()) as AptProgressLine));
+    await t.client.follow(topics.heartbeat(t.agent.base), () => heartbeats++);
   });
 
   after(async () => {
@@ -192,7 +194,9 @@ describe('apt packages over a real broker, dpkg and apt', () => {
     await waitFor(() => progress.some((p) => p.command === 'apt/install' && p.line.includes(`Setting up ${slow}`)), 'the postinst to start', 60_000);
     const status = await t.client.call('status', {}, 5000);
     assert.equal(status.ok, true);
-    assert.equal(finished, false, 'status was answered while apt-get still ran');
+    const beats = heartbeats;
+    await waitFor(() => heartbeats > beats, 'a heartbeat');
+    assert.equal(finished, false, 'status and heartbeat came while apt-get still ran');
     assert.equal(await mountIsReadOnly(mount.path), false);
     body<CommandOutputBody>(await install);
     assert.equal(await dpkgStatus(slow), 'installed 1.0');
