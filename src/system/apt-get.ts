@@ -70,7 +70,8 @@ export class AptGet {
   }
 
   private async execute({ action, packages, onLine }: AptRun): Promise<string> {
-    const env = { ...(this.options.env ?? process.env), DEBIAN_FRONTEND: 'noninteractive', APT_LISTCHANGES_FRONTEND: 'none' };
+    // No questions from debconf, apt-listchanges or ucf (ucf keeps the local file, like --force-confold).
+    const env = { ...(this.options.env ?? process.env), DEBIAN_FRONTEND: 'noninteractive', APT_LISTCHANGES_FRONTEND: 'none', UCF_FORCE_CONFFOLD: '1' };
     const args = aptGetArguments(action, packages);
     const around = this.options.around ?? (<T>(work: () => Promise<T>) => work());
     this.options.onChange?.();
