@@ -23,9 +23,9 @@ export interface SketchOutputOptions {
   log: Logger;
   /** Largest message (default 64 KiB, half of what AWS IoT accepts). */
   maxMessageBytes?: number;
-  /** A partial message waits at most this long for more output (default 5 ms). */
+  /** A partial message waits this long for more output while nothing else is on its way (default 20 ms). */
   flushDelayMs?: number;
-  /** The terminal is held while more than this is waiting or unacknowledged (default 512 KiB). */
+  /** The terminal is held while more than this is waiting or unacknowledged (default 1 MiB). */
   highWaterBytes?: number;
   /** Messages published and not yet acknowledged at once (default 8). */
   maxInFlight?: number;
@@ -59,8 +59,8 @@ export class SketchOutput {
 
   constructor(private readonly options: SketchOutputOptions) {
     this.maxMessageBytes = options.maxMessageBytes ?? 64 * 1024;
-    this.flushDelayMs = options.flushDelayMs ?? 5;
-    this.highWaterBytes = options.highWaterBytes ?? 512 * 1024;
+    this.flushDelayMs = options.flushDelayMs ?? 20;
+    this.highWaterBytes = options.highWaterBytes ?? 1024 * 1024;
     this.maxInFlight = options.maxInFlight ?? 8;
     this.detector = new MissingLibraryDetector((library) => options.onMissingLibrary?.(library));
   }
@@ -76,12 +76,7 @@ export class SketchOutput {
     this.partial.push(chunk);
     this.partialBytes += chunk.length;
     while (this.partialBytes >= this.maxMessageBytes) this.cut(this.maxMessageBytes);
-    if (this.partialBytes > 0 && !this.flushTimer) {
-      this.flushTimer = setTimeout(() => {
-        this.flushTimer = undefined;
-        if (this.partialBytes > 0) this.cut(this.partialBytes);
-      }, this.flushDelayMs);
-    }
+    if (this.partialBytes > 0 && !this.flushTimer) this.armFlush();
     if (!this.held && this.backlogBytes > this.highWaterBytes) {
       this.held = true;
       this.options.flow.holdOutput();
@@ -100,6 +95,20 @@ export class SketchOutput {
   /** Stops waiting on the rate limiter (shutdown): what is queued goes out without delay. */
   close(): void {
     this.abort.abort();
+  }
+
+  /**
+   * A partial message goes out after the delay, unless earlier messages are still on their way:
+   * then it would only wait in line, and waiting for more output makes fewer, fuller messages
+   * (which the per-message rate limit counts).
+   */
+  private armFlush(): void {
+    this.flushTimer = setTimeout(() => {
+      this.flushTimer = undefined;
+      if (this.partialBytes === 0) return;
+      if (this.ready.length > 0 || this.inFlight > 0) this.armFlush();
+      else this.cut(this.partialBytes);
+    }, this.flushDelayMs);
   }
 
   /** Moves the first `bytes` of the partial output into one message. */
