@@ -299,7 +299,10 @@ describe('upload and supervision', () => {
     pidOf(await upload(t, 'needslib', 'needslib', url));
     const error = await waitFor(() => uploads.messages.map(String).find((m) => m.startsWith('ERROR:')), 'the ERROR on B/upload');
     assert.match(error, /libacmissing\.so/);
-    const ended = await waitFor(async () => (await status(t)).needslib?.status === 'STOPPED' && (await status(t)).needslib, 'the loader to give up');
+    const ended = await waitFor(async () => {
+      const s = (await status(t)).needslib;
+      return s?.status === 'STOPPED' ? s : undefined;
+    }, 'the loader to give up');
     assert.equal(ended.exit_code, 127);
 
     await mkdir(join(sketchesDir(t), 'lib'), { recursive: true });
