@@ -4,15 +4,18 @@
 
 import { baseTopic, topics } from './api.js';
 import type { Settings } from './cli/settings.js';
+import { AptCommands, type AptCommandsOptions } from './commands/apt.js';
 import { ContainersCommands, type ContainersOptions } from './commands/containers.js';
 import { Heartbeat } from './commands/heartbeat.js';
 import { StatsCommands, type StatsOptions } from './commands/stats.js';
+import { ReposCommands, type ReposCommandsOptions } from './commands/repos.js';
 import { StatusCommands } from './commands/status.js';
 import { ConfigError } from './errors.js';
 import type { AgentContext, Feature } from './feature.js';
 import { errorMessage, type Logger } from './log.js';
 import { MqttConnection } from './mqtt/connection.js';
 import { CommandRouter } from './mqtt/router.js';
+import { WritableMount } from './system/ro-fs.js';
 import { SketchManager } from './sketches/manager.js';
 
 export interface AgentOptions {
@@ -25,6 +28,8 @@ export interface AgentOptions {
   featureOptions?: {
     stats?: StatsOptions;
     containers?: ContainersOptions;
+    apt?: AptCommandsOptions;
+    repos?: ReposCommandsOptions;
   };
 }
 
@@ -56,6 +61,9 @@ export class Agent {
     this.router = new CommandRouter({ bus: this.connection, base: this.base, log: log.child('router') });
     this.context = { settings, bus: this.connection, router: this.router, base: this.base, log };
     const ctx = (scope: string): AgentContext => ({ ...this.context, log: log.child(scope) });
+    // One guard for every command that writes to "/" (-check_ro_fs), so overlapping commands
+    // never remount read-only under each other.
+    const writable = new WritableMount({ enabled: settings.check_ro_fs });
     const sketches = new SketchManager(ctx('sketches'));
     this.features.push(
       new StatusCommands(ctx('status'), sketches),
@@ -63,6 +71,8 @@ export class Agent {
       new StatsCommands(ctx('stats'), options.featureOptions?.stats),
       sketches,
       new ContainersCommands(ctx('containers'), options.featureOptions?.containers),
+      new AptCommands(ctx('apt'), { writable, ...options.featureOptions?.apt }),
+      new ReposCommands(ctx('repos'), { writable, ...options.featureOptions?.repos }),
     );
     this.features.push(...(options.extraFeatures?.(this.context) ?? []));
   }

@@ -12,8 +12,7 @@ import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { decodeBody, topics, type AptListBody, type AptPackagesBody, type CommandOutputBody } from '../../src/api.js';
 import type { Reply } from '../../src/api.js';
-import { AptCommands, type AptProgressLine } from '../../src/commands/apt.js';
-import type { AgentContext, Feature } from '../../src/feature.js';
+import type { AptProgressLine } from '../../src/commands/apt.js';
 import { WritableMount } from '../../src/system/ro-fs.js';
 import { startTestAgent, type TestAgent } from '../helpers/agent.js';
 import { createLocalAptRepo, type LocalAptRepo } from '../helpers/apt-repo.js';
@@ -54,17 +53,11 @@ describe('apt packages over a real broker, dpkg and apt', () => {
   let broker: Broker;
   let repo: LocalAptRepo;
   let t: TestAgent;
-  let apt: AptCommands;
   let mount: { path: string; remove(): Promise<void> };
   const progress: AptProgressLine[] = [];
   let heartbeats = 0;
   const savedAptConfig = process.env.APT_CONFIG;
 
-  /** The features under test; once the agent wires them itself this returns []. */
-  const features = (ctx: AgentContext): Feature[] => {
-    apt = new AptCommands(ctx, { writable: new WritableMount({ enabled: true, mountPoint: mount.path }) });
-    return [apt];
-  };
 
   before(async () => {
     repo = await createLocalAptRepo();
@@ -79,7 +72,9 @@ describe('apt packages over a real broker, dpkg and apt', () => {
     await repo.add({ name: slow, version: '1.0', postinst: `touch ${join(mount.path, 'written-by-postinst')}\nsleep 2` });
     await repo.publish();
     broker = await startMosquitto();
-    t = await startTestAgent(broker.url, { heartbeat_interval: 0.2 }, { extraFeatures: features });
+    t = await startTestAgent(broker.url, { heartbeat_interval: 0.2 }, {
+      featureOptions: { apt: { writable: new WritableMount({ enabled: true, mountPoint: mount.path }) } },
+    });
     await t.client.follow(topics.aptProgress(t.agent.base), (_topic, payload) => progress.push(JSON.parse(payload.toString()) as AptProgressLine));
     await t.client.follow(topics.heartbeat(t.agent.base), () => heartbeats++);
   });
@@ -288,7 +283,7 @@ describe('apt commands when apt itself is broken', () => {
       const config = join(dir.path, 'apt.conf');
       await writeFile(config, 'Dir::Etc::sourcelist "unterminated\n');
       const env = { ...process.env, APT_CONFIG: config };
-      t = await startTestAgent(broker.url, {}, { extraFeatures: (ctx) => [new AptCommands(ctx, { env })] });
+      t = await startTestAgent(broker.url, {}, { featureOptions: { apt: { env } } });
       for (const [command, request] of [
         ['apt/list', { search: 'lib' }],
         ['apt/list', {}],

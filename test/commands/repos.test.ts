@@ -7,8 +7,6 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { decodeBody, type Reply, type Repository } from '../../src/api.js';
-import { ReposCommands } from '../../src/commands/repos.js';
-import type { AgentContext, Feature } from '../../src/feature.js';
 import { WritableMount } from '../../src/system/ro-fs.js';
 import { startTestAgent, type TestAgent } from '../helpers/agent.js';
 import { debianSources, seedPpaList, seedSourcesList } from '../helpers/apt-fixtures.js';
@@ -48,8 +46,6 @@ describe('apt/repos over a real broker', () => {
   let broker: Broker;
   let t: TestAgent;
   let dir: { path: string; remove(): Promise<void> };
-  /** The features under test; once the agent wires them itself this returns []. */
-  const features = (ctx: AgentContext): Feature[] => [new ReposCommands(ctx)];
   const snapshot = async () =>
     Promise.all(['sources.list', 'sources.list.d/webupd8team-java.list', 'sources.list.d/debian.sources'].map((f) => readFile(join(dir.path, f), 'utf8')));
 
@@ -57,7 +53,7 @@ describe('apt/repos over a real broker', () => {
     dir = await tempDir('ac-repos-');
     await writeFixtures(dir.path);
     broker = await startMosquitto();
-    t = await startTestAgent(broker.url, { apt_config_dir: dir.path }, { extraFeatures: features });
+    t = await startTestAgent(broker.url, { apt_config_dir: dir.path });
   });
   after(async () => {
     await t?.stop();
@@ -148,7 +144,7 @@ describe('apt/repos with -check_ro_fs', () => {
       await writeFixtures(dir.path);
       await run('mount', ['-o', 'remount,ro', dir.path]);
       const writable = new WritableMount({ enabled: true, mountPoint: dir.path });
-      t = await startTestAgent(broker.url, { apt_config_dir: dir.path, check_ro_fs: true }, { extraFeatures: (ctx) => [new ReposCommands(ctx, { writable })] });
+      t = await startTestAgent(broker.url, { apt_config_dir: dir.path, check_ro_fs: true }, { featureOptions: { repos: { writable } } });
       assert.equal(body<string>(await t.client.call('apt/repos/add', { repository: ppa })), 'OK');
       assert.match(await readFile(join(dir.path, 'sources.list.d/managed.list'), 'utf8'), /kicad/);
       const { stdout } = await run('findmnt', ['-n', '-o', 'OPTIONS', '--mountpoint', dir.path]);
