@@ -68,6 +68,7 @@ export class SketchProcess {
   private drainOnly = false;
   /** Our own descriptor of the terminal's program side (see the constructor). */
   private terminalSide: number | undefined;
+  private lastOutputAt = 0;
   private exitWatch: NodeJS.Timeout | undefined;
   private readonly stopGraceMs: number;
   private readonly pauseGraceMs: number;
@@ -98,6 +99,7 @@ export class SketchProcess {
       }
     }
     this.pty.onData((data) => {
+      this.lastOutputAt = Date.now();
       const chunk = data as unknown as Buffer;
       for (const listener of this.outputListeners) listener(chunk);
     });
@@ -105,8 +107,7 @@ export class SketchProcess {
       this.pty.onExit(({ exitCode, signal }) => {
         this.current = 'exited';
         this.stopExitWatch();
-        if (this.terminalSide !== undefined) closeSync(this.terminalSide);
-        this.terminalSide = undefined;
+        this.closeTerminalSide();
         resolve(signal ? { exit_code: null, signal: signalNames.get(signal) ?? `signal ${signal}` } : { exit_code: exitCode, signal: null });
       });
     });
@@ -215,11 +216,19 @@ export class SketchProcess {
       this.signalGroup('SIGTERM');
       // A suspended program only acts on SIGTERM once it runs again.
       this.signalGroup('SIGCONT');
-      let timer: NodeJS.Timeout | undefined;
-      const graceOver = new Promise<false>((r) => (timer = setTimeout(() => r(false), this.stopGraceMs)));
-      const ended = await Promise.race([this.exited.then(() => true), graceOver]);
-      clearTimeout(timer);
-      if (!ended) this.signalGroup('SIGKILL');
+      const deadline = Date.now() + this.stopGraceMs;
+      let killed = false;
+      while (!this.hasExited()) {
+        if (!this.alive()) {
+          await this.endTerminalSoon();
+          break;
+        }
+        if (!killed && Date.now() >= deadline) {
+          this.signalGroup('SIGKILL');
+          killed = true;
+        }
+        await sleep(5);
+      }
       await this.exited;
       // Members of the group that outlived its leader (ignoring SIGTERM and SIGHUP) go as well.
       // The leader was reaped a moment ago; pids are handed out in sequence, so its number cannot
@@ -227,6 +236,28 @@ export class SketchProcess {
       this.signalGroup('SIGKILL');
     }
     return this.exited;
+  }
+
+  /**
+   * The program is gone, so nothing writes to its terminal any more: once what it wrote has been
+   * read (no output for a moment), our descriptor of its side is closed and the end is reported
+   * at once rather than after node-pty's 200 ms.
+   */
+  private async endTerminalSoon(): Promise<void> {
+    this.drainOnly = true;
+    this.releaseOutput();
+    while (!this.hasExited() && Date.now() - this.lastOutputAt < 20) await sleep(5);
+    this.closeTerminalSide();
+  }
+
+  /** A method, not a property test, so the compiler does not treat the state as fixed across awaits. */
+  private hasExited(): boolean {
+    return this.current === 'exited';
+  }
+
+  private closeTerminalSide(): void {
+    if (this.terminalSide !== undefined) closeSync(this.terminalSide);
+    this.terminalSide = undefined;
   }
 
   private async waitForState(accept: (letter: string) => boolean, timeoutMs: number): Promise<boolean> {

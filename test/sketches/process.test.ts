@@ -64,6 +64,15 @@ describe('SketchProcess', () => {
     assert.ok(await gone(sketch.pid));
   });
 
+  it('STOP keeps everything a sketch prints while it shuts down', async () => {
+    const { sketch, text } = run('trap "seq 1 50000; exit 0" TERM; echo ready; while :; do sleep 0.05; done');
+    await waitFor(() => text().includes('ready'), 'the trap to be set');
+    assert.deepEqual(await sketch.stop(), { exit_code: 0, signal: null });
+    const lines = text().split('\r\n');
+    assert.equal(lines.at(-2), '50000');
+    assert.equal(lines.filter((l) => /^\d+$/.test(l)).length, 50000);
+  });
+
   it('SIGKILL follows when a sketch ignores SIGTERM, and nothing of the group remains', async () => {
     const { sketch, text } = run('trap "" TERM HUP; sleep 30 & echo "child=$!"; while :; do sleep 0.05; done', { stopGraceMs: 200 });
     const child = Number((await waitFor(() => /child=(\d+)/.exec(text()), 'the child pid'))[1]);
