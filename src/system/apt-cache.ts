@@ -233,7 +233,11 @@ export class PackageIndex {
         cached && cached.aptStamp === aptStamp ? cached.candidates : (this.reads.apt++, readCandidates(this.env)),
       ]);
       const next = { dpkgStamp, aptStamp, installed, candidates, rows: mergePackages(installed, candidates) };
-      if (generation === this.generation) this.snapshot = next;
+      if (generation === this.generation) {
+        this.snapshot = next;
+        // A build can outlast the idle timer started before it: count idleness from now.
+        this.touch();
+      }
       return next;
     })();
     this.building = build;
