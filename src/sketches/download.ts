@@ -7,6 +7,8 @@ import { open, unlink, type FileHandle } from 'node:fs/promises';
 import http, { type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
 import https from 'node:https';
 import type { Socket } from 'node:net';
+import type { Writable } from 'node:stream';
+import { finished } from 'node:stream/promises';
 import { join } from 'node:path';
 import tls from 'node:tls';
 import { CommandError } from '../errors.js';
@@ -72,26 +74,33 @@ export async function downloadVerified(req: DownloadRequest): Promise<VerifiedDo
   try {
     const verifier = createVerify('sha256');
     let bytes = 0;
+    // A write stream keeps the disk busy while the next chunks arrive; its buffer bounds memory.
+    // It owns the file from here: it fsyncs (flush) and closes it at the end, or closes it on error.
+    const out = file.createWriteStream({ highWaterMark: 1024 * 1024, flush: true });
+    let writeError: unknown;
+    out.on('error', (err) => {
+      writeError ??= err;
+      response.destroy();
+    });
+    const savingFailed = () => new CommandError(`saving the download failed: ${errorMessage(writeError)}`, { cause: writeError });
     try {
       for await (const chunk of response as AsyncIterable<Buffer>) {
         bytes += chunk.length;
         if (bytes > req.maxBytes) throw tooLarge(req.maxBytes);
         verifier.update(chunk);
-        await writeAll(file, chunk).catch((err: unknown) => {
-          throw new CommandError(`saving the download failed: ${errorMessage(err)}`, { cause: err });
-        });
+        if (!out.write(chunk)) await drained(out);
+        if (writeError) throw savingFailed();
       }
       if (!response.complete) throw new Error('the connection closed before the end of the file');
+      out.end();
+      await finished(out);
     } catch (err) {
       response.destroy();
+      out.destroy();
+      if (writeError) throw savingFailed();
       if (err instanceof CommandError) throw err;
       throw new CommandError(`download failed: ${describeFailure(err, req.signal)}`, { cause: err });
     }
-    await step('saving the download failed', async () => {
-      await file.sync();
-      await file.close();
-    });
-
     const signature = await step('signature download failed', () => fetchSmall(`${req.url}.sig`, fetchOptions, maxSignatureBytes), req.signal);
     if (signature.length !== expectedSignatureBytes) {
       throw new CommandError(`signature check failed: the signature has ${signature.length} bytes, the key expects ${expectedSignatureBytes}`);
@@ -155,12 +164,19 @@ function describeFailure(err: unknown, signal: AbortSignal | undefined): string 
   return errorMessage(err);
 }
 
-async function writeAll(file: FileHandle, chunk: Buffer): Promise<void> {
-  let offset = 0;
-  while (offset < chunk.length) {
-    const { bytesWritten } = await file.write(chunk, offset, chunk.length - offset);
-    offset += bytesWritten;
-  }
+/** Resolves when the stream wants more data, or is closed (after an error). */
+function drained(out: Writable): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      out.off('drain', done);
+      out.off('close', done);
+      out.off('error', done);
+      resolve();
+    };
+    out.on('drain', done);
+    out.on('close', done);
+    out.on('error', done);
+  });
 }
 
 /** Reads a small body (the signature) into memory, refusing anything bigger than `limit`. */
