@@ -3,7 +3,7 @@
 // file, which is removed on any failure so a failed upload leaves nothing behind.
 
 import { createVerify, randomBytes, type KeyObject } from 'node:crypto';
-import { open, unlink, type FileHandle } from 'node:fs/promises';
+import { open, readdir, unlink, type FileHandle } from 'node:fs/promises';
 import http, { type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
 import https from 'node:https';
 import type { Socket } from 'node:net';
@@ -114,6 +114,23 @@ export async function downloadVerified(req: DownloadRequest): Promise<VerifiedDo
     await unlink(tempPath).catch(() => {});
     throw err;
   }
+}
+
+const tempNamePattern = /^\.download-[0-9a-f]{32}\.part$/;
+
+/** Removes temporary downloads left in `folder` by an agent that was killed mid-download; call it
+ * at start, before any download runs. Returns the names removed. */
+export async function removeStaleDownloads(folder: string): Promise<string[]> {
+  let names: string[];
+  try {
+    names = await readdir(folder);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw err;
+  }
+  const stale = names.filter((name) => tempNamePattern.test(name));
+  await Promise.all(stale.map((name) => unlink(join(folder, name)).catch(() => {})));
+  return stale;
 }
 
 interface FetchOptions {

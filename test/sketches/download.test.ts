@@ -9,7 +9,7 @@ import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { after, afterEach, before, describe, it } from 'node:test';
 import { CommandError } from '../../src/errors.js';
-import { downloadVerified, type DownloadRequest } from '../../src/sketches/download.js';
+import { downloadVerified, removeStaleDownloads, type DownloadRequest } from '../../src/sketches/download.js';
 import { loadSignatureKey } from '../../src/sketches/signature.js';
 import { startHttpServer, type TestHttpServer } from '../helpers/http-server.js';
 import { makeKeyPair, openssl, signFile, type TestKeyPair } from '../helpers/signing.js';
@@ -236,6 +236,16 @@ describe('downloadVerified', () => {
     await rejectsWith(request({ url: 'file:///etc/passwd' }), /^only http and https URLs are accepted, not file$/);
     await rejectsWith(request({ url: 'ftp://127.0.0.1/good.bin' }), /not ftp$/);
     await rejectsWith(request({ url: 'not a url' }), /^invalid url/);
+  });
+
+  it('removeStaleDownloads removes only temp files of interrupted downloads', async () => {
+    const folder = join(dir.path, 'stale');
+    await mkdir(folder);
+    const stale = `.download-${'ab'.repeat(16)}.part`;
+    await Promise.all([stale, 'blink', '.download-notours.part', 'x.part'].map((name) => writeFile(join(folder, name), name)));
+    assert.deepEqual(await removeStaleDownloads(folder), [stale]);
+    assert.deepEqual((await readdir(folder)).sort(), ['.download-notours.part', 'blink', 'x.part']);
+    assert.deepEqual(await removeStaleDownloads(join(dir.path, 'no-such-folder')), []);
   });
 
   describe('with a token', () => {
