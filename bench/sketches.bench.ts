@@ -71,7 +71,7 @@ async function startAgent(dir: string, brokerUrl: string, id: string, publicKeyP
   const cfg = join(dir, `${id}.cfg`);
   const data = join(dir, id);
   await mkdir(data);
-  await writeFile(cfg, [`id=${id}`, `url=${brokerUrl}`, `sketches_path=${data}`, `drop_folder=${data}/drop`, 'nats_port=0', 'cert_path=', 'log_level=warn', `signature_key=${publicKeyPath}`, ''].join('\n'));
+  await writeFile(cfg, [`id=${id}`, `url=${brokerUrl}`, `sketches_path=${data}`, `drop_folder=${data}/drop`, 'nats_port=0', 'cert_path=', `log_level=${process.env.BENCH_AGENT_LOG ?? 'warn'}`, `signature_key=${publicKeyPath}`, ''].join('\n'));
   const agent = spawn(process.execPath, [...agentNodeFlags, join(root, 'dist/cli/main.js'), '-config', cfg], { stdio: ['ignore', 'ignore', 'pipe'] });
   agent.stderr?.on('data', (d: Buffer) => process.stderr.write(`agent: ${d.toString()}`));
   return agent;
@@ -119,6 +119,7 @@ export default async function sketchesBench(): Promise<BenchResult[]> {
     const lost: number[] = [];
     const outputRss: number[] = [];
     for (let round = 0; round < rounds; round++) {
+      process.stderr.write(`bench: sketches: output round ${round + 1}/${rounds}\n`);
       raw.push((await rawPtyThroughput(join(www, 'printer'), dir.path)).mbPerS);
       // A fresh agent each round: the rate limit counts messages per day and per agent.
       const id = `bench-out-${round}`;
@@ -174,6 +175,7 @@ export default async function sketchesBench(): Promise<BenchResult[]> {
     const curlTimes: number[] = [];
     const fetched = join(dir.path, 'fetched');
     for (let round = 0; round < rounds; round++) {
+      process.stderr.write(`bench: sketches: upload round ${round + 1}/${rounds}\n`);
       const baseline = await resetPeak(agent.pid!);
       const started = process.hrtime.bigint();
       const answer = waitForAnswer(client, `${base}/upload`);

@@ -11,10 +11,10 @@ import { formatError, topics, type RequestOf, type SketchState, type SketchStatu
 import { CommandError } from '../errors.js';
 import type { AgentContext, Feature } from '../feature.js';
 import { errorMessage } from '../log.js';
-import { downloadVerified } from './download.js';
+import { downloadVerified, removeStaleDownloads } from './download.js';
 import { DropFolder } from './drop-folder.js';
 import { sketchEnvironment } from './environment.js';
-import { sketchFilePath } from './names.js';
+import { checkFileName, sketchFilePath } from './names.js';
 import { SketchOutput, type SketchOutputOptions } from './output.js';
 import { SketchProcess, type SketchExit } from './process.js';
 import { MessageRateLimiter } from './rate-limit.js';
@@ -120,6 +120,7 @@ export class SketchManager implements Feature, SketchStatusSource {
     await mkdir(this.sketchesDir, { recursive: true, mode: 0o700 });
     await chmod(this.sketchesDir, 0o700);
     this.environment = sketchEnvironment({ settings, sketchesDir: this.sketchesDir, base: this.options.environment });
+    for (const name of await removeStaleDownloads(this.sketchesDir)) log.info(`removed ${name}, left by an interrupted download`);
     this.table = await SketchTable.open(this.tableFile, { log });
     for (const record of this.table.list()) {
       this.sketches.set(record.id, { ...record, state: 'STOPPED', stopRequested: false, startedAt: 0 });
@@ -183,6 +184,7 @@ export class SketchManager implements Feature, SketchStatusSource {
     } catch (err) {
       throw new CommandError(`upload refused, no sketch can be verified: ${errorMessage(err)}`);
     }
+    checkFileName(request.id, 'sketch id');
     const finalPath = sketchFilePath(this.sketchesDir, request.name);
     return this.exclusive(request.id, async () => {
       this.refuseNameClash(request.id, request.name);
@@ -393,8 +395,8 @@ export class SketchManager implements Feature, SketchStatusSource {
     for (const entry of await readdir(this.sketchesDir, { withFileTypes: true })) {
       if (!entry.isFile()) continue;
       if (entry.name.startsWith('.')) {
-        // A download or drop that a crash interrupted.
-        if (/^\.(download|drop)-[0-9a-f]+\.(part|tmp)$/.test(entry.name)) await unlink(join(this.sketchesDir, entry.name)).catch(() => {});
+        // A drop that a crash interrupted.
+        if (/^\.drop-[0-9a-f]+\.tmp$/.test(entry.name)) await unlink(join(this.sketchesDir, entry.name)).catch(() => {});
         continue;
       }
       if (known.has(entry.name) || this.sketches.has(entry.name)) continue;
