@@ -192,6 +192,7 @@ export default async function sketchesBench(): Promise<BenchResult[]> {
       curlTimes.push(Number(process.hrtime.bigint() - curlStarted) / 1e9);
     }
     await client.endAsync();
+    process.stderr.write(`bench: sketches: upload rounds ${uploadTimes.map((t) => t.toFixed(3)).join(', ')} s; curl+openssl ${curlTimes.map((t) => t.toFixed(3)).join(', ')} s; RSS growth ${uploadRss.map((r) => r.toFixed(1)).join(', ')} MiB; output RSS growth ${outputRss.map((r) => r.toFixed(1)).join(', ')} MiB\n`);
 
     const rawMb = median(raw);
     const outMb = median(through);
@@ -199,7 +200,8 @@ export default async function sketchesBench(): Promise<BenchResult[]> {
     const curlS = median(curlTimes);
     const lostMax = Math.max(...lost);
     const outRss = Math.max(...outputRss);
-    const upRss = Math.max(...uploadRss);
+    const firstUpRss = uploadRss[0]!;
+    const laterUpRss = Math.max(...uploadRss.slice(1));
     return [
       { name: `raw pty throughput, same program (${(expectedBytes / 1e6).toFixed(1)} MB, median of ${rounds})`, value: rawMb, unit: 'MB/s' },
       { name: 'sketch output to an MQTT subscriber', value: outMb, unit: 'MB/s' },
@@ -209,7 +211,10 @@ export default async function sketchesBench(): Promise<BenchResult[]> {
       { name: `upload of a ${uploadBytes / 1024 / 1024} MiB sketch (download, verify, start)`, value: uploadS, unit: 's' },
       { name: 'curl + curl .sig + openssl dgst -verify, same file', value: curlS, unit: 's' },
       { name: 'upload / curl+openssl', value: uploadS / curlS, unit: 'x', target: '<= 1.3', met: uploadS / curlS <= 1.3 },
-      { name: 'agent peak RSS growth during upload (worst round)', value: upRss, unit: 'MiB', target: '< 20 MB', met: upRss * 1.048576 < 20 },
+      // The first download of a fresh agent leaves its network buffers to V8's external-memory
+      // collection, which waits for tens of MB; later downloads reuse that memory.
+      { name: 'agent peak RSS growth, first upload after start', value: firstUpRss, unit: 'MiB', target: '< 20 MB', met: firstUpRss * 1.048576 < 20 },
+      { name: 'agent peak RSS growth, later uploads (worst)', value: laterUpRss, unit: 'MiB', target: '< 20 MB', met: laterUpRss * 1.048576 < 20 },
     ];
   } finally {
     for (const child of children) child.kill('SIGKILL');
