@@ -206,6 +206,17 @@ describe('upload and supervision', () => {
       assert.equal((await status(t)).ok, undefined);
     });
 
+    it('leaves a PAUSED sketch paused when its replacement fails', async () => {
+      const url = await publish('napper.sh', script('while :; do sleep 0.1; done'));
+      const napper = pidOf(await upload(t, 'napper', 'napper.sh', url));
+      assert.ok((await action(t, 'napper', 'PAUSE')).ok);
+      const reply = await upload(t, 'napper', 'napper.sh', await publish('napper-bad.sh', script('echo evil'), 'wrong'));
+      assert.equal(reply.ok, false);
+      assert.deepEqual((await status(t)).napper, { name: 'napper.sh', id: 'napper', pid: napper, status: 'PAUSED', endpoints: null });
+      assert.equal(await processStateLetter(napper), 'T');
+      assert.ok((await action(t, 'napper', 'DELETE')).ok);
+    });
+
     it('replaces a sketch with the same id only once the new one verified', async () => {
       const url = await publish('keeper-v2.sh', script('echo keeper-v2; while :; do sleep 1; done'));
       const out = await collect(t, topics.sketchStdout(t.agent.base, 'keeper'));
@@ -319,9 +330,19 @@ describe('upload and supervision', () => {
     await writeFile(join(drop, '.incoming'), script('echo from-usb; while :; do sleep 1; done'));
     await rename(join(drop, '.incoming'), join(drop, 'blink'));
     await waitFor(() => out.text().includes('from-usb'), 'the dropped sketch to run', 15_000);
-    const s = (await status(t)).sketchLoadedThroughUSB;
-    assert.equal(s?.status, 'RUNNING');
+    const first = (await status(t)).sketchLoadedThroughUSB;
+    assert.equal(first?.status, 'RUNNING');
     assert.deepEqual(await readdir(drop), [], 'moved out of the drop folder');
+
+    // The next file replaces it and is started in its place.
+    await writeFile(join(drop, '.incoming'), script('echo from-usb-2; while :; do sleep 1; done'));
+    await rename(join(drop, '.incoming'), join(drop, 'blink-v2'));
+    await waitFor(() => out.text().includes('from-usb-2'), 'the replacement to run', 15_000);
+    const second = (await status(t)).sketchLoadedThroughUSB;
+    assert.equal(second?.status, 'RUNNING');
+    assert.notEqual(second?.pid, first?.pid);
+    assert.equal(await processStateLetter(first!.pid), undefined, 'the previous one was stopped');
+    assert.match(await readFile(join(sketchesDir(t), 'sketchLoadedThroughUSB'), 'utf8'), /from-usb-2/);
   });
 });
 
