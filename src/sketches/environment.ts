@@ -3,10 +3,17 @@
 // sketches' own lib folder first so a sketch can ship its shared libraries next to it.
 
 import { join } from 'node:path';
-import type { Settings } from '../cli/settings.js';
+import { settingDefinitions, type Settings } from '../cli/settings.js';
 import { ConfigError } from '../errors.js';
 
 const variableName = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/** The agent's own secrets may reach it through the environment (every setting is also an
+ * upper-case variable); a sketch is someone else's program and does not inherit them. */
+const agentSecrets = new Set<string>([
+  ...settingDefinitions.filter((d) => 'secret' in d && d.secret).map((d) => d.key.toUpperCase()),
+  'TOKEN',
+]);
 
 /** Parses `NAME=value,NAME=value`; empty entries are skipped, a malformed one is a ConfigError. */
 export function parseEnvVarsToLoad(text: string): Record<string, string> {
@@ -37,7 +44,7 @@ export interface EnvironmentOptions {
 export function sketchEnvironment(options: EnvironmentOptions): Record<string, string> {
   const env: Record<string, string> = {};
   for (const [key, value] of Object.entries(options.base ?? process.env)) {
-    if (value !== undefined) env[key] = value;
+    if (value !== undefined && !agentSecrets.has(key)) env[key] = value;
   }
   const { settings } = options;
   const proxies: [string, string][] = [

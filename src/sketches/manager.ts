@@ -65,6 +65,8 @@ export class SketchManager implements Feature, SketchStatusSource {
   private readonly limiter: MessageRateLimiter;
   private readonly abort = new AbortController();
   private readonly draining = new Set<Promise<void>>();
+  /** Outputs still publishing, also of sketches that ended (their last output is on its way). */
+  private readonly outputs = new Set<SketchOutput>();
   private table: SketchTable | undefined;
   private environment: Record<string, string> = {};
   private dropFolder: DropFolder | undefined;
@@ -170,7 +172,7 @@ export class SketchManager implements Feature, SketchStatusSource {
     await bus.unsubscribe(this.sketchStdinFilter).catch(() => {});
     // The desired states stay as they are: the next start brings the same sketches back.
     await Promise.all([...this.sketches.values()].map((s) => this.stopProcess(s)));
-    for (const s of this.sketches.values()) s.output?.close();
+    for (const output of this.outputs) output.close();
     await Promise.race([Promise.all(this.draining), new Promise((r) => setTimeout(r, 2000).unref())]);
   }
 
@@ -331,6 +333,7 @@ export class SketchManager implements Feature, SketchStatusSource {
       onMissingLibrary: (library) => this.reportMissingLibrary(sketch, library),
     });
     child.onOutput((chunk) => output.push(chunk));
+    this.outputs.add(output);
     Object.assign(sketch, { process: child, output, state: 'RUNNING', lastExit: undefined, stopRequested: false, startedAt: ++this.startCounter });
     void child.exited.then((exit) => this.ended(sketch, child, output, exit));
     log.info(`sketch ${sketch.id} (${sketch.name}) started, pid ${child.pid}`);
@@ -341,7 +344,10 @@ export class SketchManager implements Feature, SketchStatusSource {
   private ended(sketch: Sketch, child: SketchProcess, output: SketchOutput, exit: SketchExit): void {
     const drained = output.drain();
     this.draining.add(drained);
-    void drained.then(() => this.draining.delete(drained));
+    void drained.then(() => {
+      this.draining.delete(drained);
+      this.outputs.delete(output);
+    });
     if (sketch.process !== child) return;
     sketch.process = undefined;
     sketch.output = undefined;

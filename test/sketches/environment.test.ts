@@ -37,6 +37,13 @@ describe('sketchEnvironment', () => {
     assert.equal(env.https_proxy, undefined);
   });
 
+  it('does not pass on the agent\'s own secrets', () => {
+    const env = sketchEnvironment({ base: { MQTT_PASSWORD: 'hunter2', TOKEN: 'abc', KEEP: '1' }, settings: noExtras, sketchesDir: '/s' });
+    assert.equal(env.MQTT_PASSWORD, undefined);
+    assert.equal(env.TOKEN, undefined);
+    assert.equal(env.KEEP, '1');
+  });
+
   it('puts <sketches>/lib first in LD_LIBRARY_PATH and keeps what was there', () => {
     const fresh = sketchEnvironment({ base: {}, settings: noExtras, sketchesDir: '/data/sketches' });
     assert.equal(fresh.LD_LIBRARY_PATH, '/data/sketches/lib');
