@@ -247,7 +247,8 @@ describe('upload and supervision', () => {
     assert.deepEqual(await action(t, 'ticker', 'PAUSE'), { ok: true, body: 'successfully performed PAUSE on sketch ticker' });
     assert.equal((await status(t)).ticker?.status, 'PAUSED');
     assert.equal(await processStateLetter(running.pid), 'T');
-    await new Promise((r) => setTimeout(r, 150));
+    // Output the terminal held before the pause may still be on its way; then nothing more comes.
+    await new Promise((r) => setTimeout(r, 400));
     const frozen = out.text().length;
     await new Promise((r) => setTimeout(r, 200));
     assert.equal(out.text().length, frozen, 'no output while paused');
