@@ -176,6 +176,9 @@ export default async function sketchesBench(): Promise<BenchResult[]> {
     const fetched = join(dir.path, 'fetched');
     for (let round = 0; round < rounds; round++) {
       process.stderr.write(`bench: sketches: upload round ${round + 1}/${rounds}\n`);
+      // Each side starts with no dirty pages of the other's file waiting for the disk: the
+      // agent's fsync would otherwise also wait for what curl wrote just before.
+      await run('sync', []);
       const baseline = await resetPeak(agent.pid!);
       const started = process.hrtime.bigint();
       const answer = waitForAnswer(client, `${base}/upload`);
@@ -185,6 +188,7 @@ export default async function sketchesBench(): Promise<BenchResult[]> {
       if (!reply.startsWith('INFO:')) throw new Error(`upload failed: ${reply}`);
       uploadRss.push(((await procStatusKb(agent.pid!, 'VmHWM')) - baseline) / 1024);
 
+      await run('sync', []);
       const curlStarted = process.hrtime.bigint();
       await run('curl', ['-sSf', '-o', fetched, server.url('/big')]);
       await run('curl', ['-sSf', '-o', `${fetched}.sig`, server.url('/big.sig')]);
