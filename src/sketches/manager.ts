@@ -204,13 +204,15 @@ export class SketchManager implements Feature, SketchStatusSource {
       try {
         this.refuseNameClash(request.id, request.name);
         await chmod(download.tempPath, 0o700);
-        if (previous) await this.stopProcess(previous);
+        // Linux lets a running program's file be replaced (it keeps the old one open), so the
+        // previous sketch is only stopped once the new file is in place.
         await rename(download.tempPath, finalPath);
       } catch (err) {
         await unlink(download.tempPath).catch(() => {});
         if (err instanceof CommandError) throw err;
         throw new CommandError(`installing the sketch failed: ${errorMessage(err)}`);
       }
+      if (previous) await this.stopProcess(previous);
       if (previous && previous.name !== request.name) {
         await unlink(sketchFilePath(this.sketchesDir, previous.name)).catch(() => {});
       }
@@ -410,7 +412,11 @@ export class SketchManager implements Feature, SketchStatusSource {
     }
   }
 
-  /** A file from the drop folder becomes the sketch sketchLoadedThroughUSB, replacing the previous one. */
+  /**
+   * A file from the drop folder becomes the sketch sketchLoadedThroughUSB, replacing the previous
+   * one. Like the original's USB path it carries no signature: putting a file there takes local
+   * root access, and DropFolder refuses a folder that anyone else could write to.
+   */
   private async installDropped(path: string): Promise<void> {
     const { log } = this.context;
     await this.exclusive(droppedSketchId, async () => {
@@ -432,12 +438,12 @@ export class SketchManager implements Feature, SketchStatusSource {
       const previous = this.sketches.get(droppedSketchId);
       try {
         await chmod(temp, 0o700);
-        if (previous) await this.stopProcess(previous);
         await rename(temp, sketchFilePath(this.sketchesDir, droppedSketchId));
       } catch (err) {
         await unlink(temp).catch(() => {});
         throw err;
       }
+      if (previous) await this.stopProcess(previous);
       const sketch = previous ?? this.newSketch(droppedSketchId, droppedSketchId);
       sketch.lastExit = undefined;
       this.sketches.set(droppedSketchId, sketch);
