@@ -16,7 +16,7 @@ import { errorMessage, type Logger } from './log.js';
 import { MqttConnection } from './mqtt/connection.js';
 import { CommandRouter } from './mqtt/router.js';
 import { WritableMount } from './system/ro-fs.js';
-import { SketchManager } from './sketches/manager.js';
+import { SketchManager, type SketchManagerOptions } from './sketches/manager.js';
 
 export interface AgentOptions {
   settings: Settings;
@@ -30,6 +30,7 @@ export interface AgentOptions {
     containers?: ContainersOptions;
     apt?: AptCommandsOptions;
     repos?: ReposCommandsOptions;
+    sketches?: SketchManagerOptions;
   };
 }
 
@@ -64,7 +65,7 @@ export class Agent {
     // One guard for every command that writes to "/" (-check_ro_fs), so overlapping commands
     // never remount read-only under each other.
     const writable = new WritableMount({ enabled: settings.check_ro_fs });
-    const sketches = new SketchManager(ctx('sketches'));
+    const sketches = new SketchManager(ctx('sketches'), options.featureOptions?.sketches);
     this.features.push(
       new StatusCommands(ctx('status'), sketches),
       new Heartbeat({ bus: this.connection, base: this.base, log: log.child('heartbeat'), intervalSeconds: settings.heartbeat_interval }),

@@ -50,6 +50,9 @@ async function compile(name: string, source: string, extra: string[] = []): Prom
   return out;
 }
 
+/** A sketch that ignores SIGTERM is killed after this grace instead of the default 3 s. */
+const quickStops = { featureOptions: { sketches: { stopGraceMs: 500 } } };
+
 function agentSettings(extra: Record<string, unknown> = {}) {
   return { signature_key: keys.publicKeyPath, max_sketch_size: maxSketchSize, ...extra };
 }
@@ -105,7 +108,7 @@ after(async () => {
 describe('upload and supervision', () => {
   let t: TestAgent;
   before(async () => {
-    t = await startTestAgent(broker.url, agentSettings());
+    t = await startTestAgent(broker.url, agentSettings(), quickStops);
   });
   after(async () => t?.stop());
 
@@ -369,7 +372,7 @@ describe('agent restart', () => {
     const data = await tempDir('ac-restart-');
     const settings = agentSettings({ sketches_path: data.path, drop_folder: join(data.path, 'drop') });
     try {
-      const first = await startTestAgent(broker.url, settings);
+      const first = await startTestAgent(broker.url, settings, quickStops);
       const pids: Record<string, number> = {};
       try {
         for (const id of ['runner', 'stopper', 'pauser']) {
@@ -384,7 +387,7 @@ describe('agent restart', () => {
       }
       for (const pid of Object.values(pids)) assert.equal(await processStateLetter(pid), undefined, 'no process outlives the agent');
 
-      const second = await startTestAgent(broker.url, settings);
+      const second = await startTestAgent(broker.url, settings, quickStops);
       try {
         const out = await collect(second, topics.sketchStdout(second.agent.base, 'runner'));
         const s = await status(second);
@@ -413,7 +416,7 @@ describe('large output', () => {
     const lines = 500_000;
     const binary = await compile('bigout', `#include <stdio.h>\nint main(void){for(long i=0;i<${lines};i++)printf("%099ld\\n",i);fflush(stdout);return 0;}\n`);
     const url = await publishFile('bigout', binary);
-    const t = await startTestAgent(broker.url, agentSettings());
+    const t = await startTestAgent(broker.url, agentSettings(), quickStops);
     try {
       // Checked as it arrives: 50 MB are never held by the test either.
       let expected = 0;
