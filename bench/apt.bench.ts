@@ -5,7 +5,7 @@
 
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { AptCommands } from '../src/commands/apt.js';
+import { PackageIndex } from '../src/system/apt-cache.js';
 import { startTestAgent } from '../test/helpers/agent.js';
 import { startMosquitto } from '../test/helpers/mosquitto.js';
 import type { BenchResult } from './types.js';
@@ -38,8 +38,9 @@ export default async function aptBench(): Promise<BenchResult[]> {
   }
 
   const broker = await startMosquitto();
-  let apt: AptCommands | undefined;
-  const t = await startTestAgent(broker.url, { log_level: 'warn' }, { extraFeatures: (ctx) => [(apt = new AptCommands(ctx))] });
+  // The agent's own apt feature, given an index the bench can empty between rounds.
+  const index = new PackageIndex();
+  const t = await startTestAgent(broker.url, { log_level: 'warn' }, { featureOptions: { apt: { index } } });
   try {
     const call = async (command: 'apt/list' | 'apt/get', request: object) => {
       const reply = await t.client.callRaw(command, JSON.stringify(request), 60_000);
@@ -47,7 +48,7 @@ export default async function aptBench(): Promise<BenchResult[]> {
     };
     const first: number[] = [];
     for (let i = 0; i < rounds; i++) {
-      apt?.index.invalidate();
+      index.invalidate();
       first.push(await timed(() => call('apt/list', { search: 'lib' })));
     }
     const cached: number[] = [];
