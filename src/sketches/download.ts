@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import tls from 'node:tls';
 import { CommandError } from '../errors.js';
 import { errorMessage } from '../log.js';
+import { YoungGarbageCollector } from '../system/young-garbage.js';
 
 export interface DownloadRequest {
   url: string;
@@ -73,6 +74,7 @@ export async function downloadVerified(req: DownloadRequest): Promise<VerifiedDo
 
   try {
     const verifier = createVerify('sha256');
+    const garbage = new YoungGarbageCollector();
     let bytes = 0;
     // A write stream keeps the disk busy while the next chunks arrive; its buffer bounds memory.
     // It owns the file from here: it fsyncs (flush) and closes it at the end, or closes it on error.
@@ -89,6 +91,7 @@ export async function downloadVerified(req: DownloadRequest): Promise<VerifiedDo
         if (bytes > req.maxBytes) throw tooLarge(req.maxBytes);
         verifier.update(chunk);
         if (!out.write(chunk)) await drained(out);
+        garbage.add(chunk.length);
         if (writeError) throw savingFailed();
       }
       if (!response.complete) throw new Error('the connection closed before the end of the file');
