@@ -117,6 +117,7 @@ const unsupportedProtocol = new Set([1, 132]);
 export class MqttConnection extends EventEmitter implements MessageBus {
   private client: MqttClient | undefined;
   private readonly subscriptions = new Map<string, MessageHandler>();
+  private readonly wildcards = new Set<string>();
   private protocolVersion: 4 | 5;
   private delayMs: number;
   private reconnectTimer: NodeJS.Timeout | undefined;
@@ -210,23 +211,32 @@ export class MqttConnection extends EventEmitter implements MessageBus {
 
   private dispatch(topic: string, payload: Buffer, packet: IPublishPacket): void {
     if (this.settings.debugMqtt) this.log.info(`MQTT IN  ${topic} ${redactPayload(payload)}`);
-    for (const [filter, handler] of this.subscriptions) {
-      if (!topicMatches(filter, topic)) continue;
-      try {
-        handler(topic, payload, packet);
-      } catch (err) {
-        this.log.error(`handler of ${filter} failed: ${errorMessage(err)}`);
-      }
+    // Most subscriptions are exact topics: a map lookup; only wildcard filters are matched.
+    const exact = this.subscriptions.get(topic);
+    if (exact) this.deliver(topic, topic, exact, payload, packet);
+    for (const filter of this.wildcards) {
+      const handler = this.subscriptions.get(filter);
+      if (handler && topicMatches(filter, topic)) this.deliver(filter, topic, handler, payload, packet);
+    }
+  }
+
+  private deliver(filter: string, topic: string, handler: MessageHandler, payload: Buffer, packet: IPublishPacket): void {
+    try {
+      handler(topic, payload, packet);
+    } catch (err) {
+      this.log.error(`handler of ${filter} failed: ${errorMessage(err)}`);
     }
   }
 
   async subscribe(filter: string, handler: MessageHandler): Promise<void> {
     this.subscriptions.set(filter, handler);
+    if (/[+#]/.test(filter)) this.wildcards.add(filter);
     if (this.client?.connected) await this.client.subscribeAsync(filter, { qos: 1 });
   }
 
   async unsubscribe(filter: string): Promise<void> {
     this.subscriptions.delete(filter);
+    this.wildcards.delete(filter);
     if (this.client?.connected) await this.client.unsubscribeAsync(filter);
   }
 

@@ -49,6 +49,7 @@ export function decodeRequest<K extends CommandName>(command: K, payload: Buffer
 export class CommandRouter {
   private readonly handlers = new Map<CommandName, Handler<CommandName>>();
   private readonly subscribed = new Set<CommandName>();
+  private readonly loggers = new Map<CommandName, Logger>();
   private started = false;
 
   constructor(private readonly options: RouterOptions) {}
@@ -85,6 +86,15 @@ export class CommandRouter {
     });
   }
 
+  private loggerOf(command: CommandName): Logger {
+    let logger = this.loggers.get(command);
+    if (!logger) {
+      logger = this.options.log.child(command);
+      this.loggers.set(command, logger);
+    }
+    return logger;
+  }
+
   /** Runs one request to its answer; public so a test can drive the router without a broker. */
   async handle(command: CommandName, payload: Buffer, packet?: IPublishPacket): Promise<string> {
     const { log, maxPayloadBytes } = this.options;
@@ -93,7 +103,7 @@ export class CommandRouter {
       const handler = this.handlers.get(command);
       if (!handler) throw new CommandError(`unknown command ${command}`);
       const request = decodeRequest(command, payload, maxPayloadBytes);
-      const body = await handler(request, { command, log: log.child(command) });
+      const body = await handler(request, { command, log: this.loggerOf(command) });
       answer = formatInfo(body);
     } catch (err) {
       if (err instanceof ValidationError || err instanceof CommandError) {
