@@ -16,7 +16,7 @@ const requests = Number(process.env.BENCH_REQUESTS ?? 10_000);
 const idleSeconds = Number(process.env.BENCH_IDLE_SECONDS ?? 60);
 // The flags of the bin's shebang (src/cli/main.ts): a small young generation keeps the idle
 // agent's memory low at no measurable cost to latency.
-const agentNodeFlags = '--max-semi-space-size=1';
+const agentNodeFlags = '--max-semi-space-size=1 --expose-gc';
 
 function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
@@ -75,7 +75,7 @@ export default async function coreBench(): Promise<BenchResult[]> {
   try {
     const id = 'bench-device';
     const cfg = join(dir.path, 'agent.cfg');
-    await writeFile(cfg, `id=${id}\nurl=${broker.url}\nsketches_path=${dir.path}\ndrop_folder=${dir.path}/drop\nnats_port=0\ncert_path=\nlog_level=warn\n`);
+    await writeFile(cfg, `id=${id}\nurl=${broker.url}\nsketches_path=${dir.path}\ndrop_folder=${dir.path}/drop\ncert_path=\nlog_level=warn\n`);
 
     const watcher = await mqtt.connectAsync(broker.url);
     let firstBeat: bigint | undefined;

@@ -26,7 +26,7 @@ const lines = Number(process.env.BENCH_SKETCH_LINES ?? 480_000);
 const uploadBytes = Number(process.env.BENCH_UPLOAD_MB ?? 100) * 1024 * 1024;
 const rounds = 3;
 // The flags of the bin's shebang (src/cli/main.ts), as a device runs the agent.
-const agentNodeFlags = (process.env.BENCH_AGENT_FLAGS ?? '--max-semi-space-size=1').split(/\s+/).filter(Boolean);
+const agentNodeFlags = (process.env.BENCH_AGENT_FLAGS ?? '--max-semi-space-size=1 --expose-gc').split(/\s+/).filter(Boolean);
 
 const printer = `#include <stdio.h>
 static char buffer[65536];
@@ -71,7 +71,7 @@ async function startAgent(dir: string, brokerUrl: string, id: string, publicKeyP
   const cfg = join(dir, `${id}.cfg`);
   const data = join(dir, id);
   await mkdir(data);
-  await writeFile(cfg, [`id=${id}`, `url=${brokerUrl}`, `sketches_path=${data}`, `drop_folder=${data}/drop`, 'nats_port=0', 'cert_path=', `log_level=${process.env.BENCH_AGENT_LOG ?? 'warn'}`, `signature_key=${publicKeyPath}`, ''].join('\n'));
+  await writeFile(cfg, [`id=${id}`, `url=${brokerUrl}`, `sketches_path=${data}`, `drop_folder=${data}/drop`, 'cert_path=', `log_level=${process.env.BENCH_AGENT_LOG ?? 'warn'}`, `signature_key=${publicKeyPath}`, ''].join('\n'));
   const agent = spawn(process.execPath, [...agentNodeFlags, join(root, 'dist/cli/main.js'), '-config', cfg], { stdio: ['ignore', 'ignore', 'pipe'] });
   agent.stderr?.on('data', (d: Buffer) => process.stderr.write(`agent: ${d.toString()}`));
   return agent;

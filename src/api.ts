@@ -10,8 +10,9 @@ import { arrayOf, bool, int, jsonObject, object, oneOf, optional, str, type Infe
 export const fileName = str({
   min: 1,
   max: 255,
-  pattern: /^(?!\.\.?$)[^/\\\0\n\r]+$/,
-  patternText: 'must be a plain file name (no "/", "\\", NUL, newline, "." or "..")',
+  // "+" and "#" are MQTT wildcards: the id is part of the topic B/sketches/<id>/stdout.
+  pattern: /^(?!\.\.?$)[^/\\\0\n\r+#]+$/,
+  patternText: 'must be a plain file name (no "/", "\\", "+", "#", NUL, newline, "." or "..")',
 });
 
 /** Debian's package-name grammar, optionally `:arch`, then `=version` or `/release`. A leading
@@ -278,8 +279,6 @@ export function isCommandName(name: string): name is CommandName {
   return Object.prototype.hasOwnProperty.call(requestSchemas, name);
 }
 
-/** Field names whose values never reach a log line. */
-export const secretFields = ['token', 'password', 'signature', 'user'] as const;
 
 // ---- topics ----------------------------------------------------------------------------------
 

@@ -92,6 +92,22 @@ describe('agent core over a real mosquitto', () => {
     assert.deepEqual(parseReply(reply.payload), { ok: true, body: '{"sketches":{}}' });
     await requester.endAsync();
   });
+
+  it('ignores a response topic one cannot publish to, and stays connected', async () => {
+    const requester = await mqtt.connectAsync(broker.url, { protocolVersion: 5 });
+    const answers: string[] = [];
+    requester.on('message', (_topic, payload) => answers.push(payload.toString()));
+    await requester.subscribeAsync(topics.answer(t.agent.base, 'status'));
+    await requester.publishAsync(topics.request(t.agent.base, 'status'), '{}', {
+      qos: 1,
+      properties: { responseTopic: 'evil/#', correlationData: Buffer.from('x') },
+    });
+    await waitFor(() => answers[0], 'the answer on the status topic');
+    assert.ok(t.logs.some((l) => l.includes('"evil/#" is not a topic one can publish to')));
+    assert.equal(t.agent.connection.connected, true);
+    assert.equal((await t.client.call('status', {})).ok, true);
+    await requester.endAsync();
+  });
 });
 
 describe('agent session lifecycle', () => {

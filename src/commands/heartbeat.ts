@@ -24,7 +24,9 @@ export class Heartbeat implements Feature {
 
   async start(): Promise<void> {
     const { bus, intervalSeconds } = this.options;
-    this.timer = setInterval(() => void this.beat(), Math.max(0.05, intervalSeconds) * 1000);
+    // 0 turns the heartbeat off; anything else is at least a tenth of a second (tests use 0.2 s).
+    if (intervalSeconds <= 0) return;
+    this.timer = setInterval(() => void this.beat(), Math.max(0.1, intervalSeconds) * 1000);
     // The first beat goes out as soon as the session is up, not one interval later.
     bus.on('connect', this.onConnect);
     if (bus.connected) await this.beat();

@@ -113,11 +113,28 @@ export function resolveBroker(settings: ConnectionSettings): ResolvedBroker {
 }
 
 const unsupportedProtocol = new Set([1, 132]);
+const stableSessionMs = 10_000;
+
+/** The URL as it may be logged: a password in it is replaced. */
+export function withoutCredentials(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (!parsed.password) return url;
+    parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return url.replace(/\/\/([^:/@]+):[^@/]*@/, '//$1:***@');
+  }
+}
 
 export class MqttConnection extends EventEmitter implements MessageBus {
   private client: MqttClient | undefined;
   private readonly subscriptions = new Map<string, MessageHandler>();
   private readonly wildcards = new Set<string>();
+  /** Publishes waiting for the broker's acknowledgement, failed when the connection drops (MQTT.js
+   * would otherwise leave them pending for good, and whoever awaits them stuck). */
+  private readonly inFlight = new Set<(err: Error) => void>();
+  private stableTimer: NodeJS.Timeout | undefined;
   private protocolVersion: 4 | 5;
   private delayMs: number;
   private reconnectTimer: NodeJS.Timeout | undefined;
@@ -147,7 +164,8 @@ export class MqttConnection extends EventEmitter implements MessageBus {
   start(): void {
     const { url, options } = resolveBroker({ ...this.settings, protocolVersion: this.protocolVersion });
     this.stopped = false;
-    this.log.info(`connecting to ${url} as ${this.settings.clientId} (MQTT ${this.protocolVersion === 5 ? '5' : '3.1.1'})`);
+    const shownUrl = withoutCredentials(url);
+    this.log.info(`connecting to ${shownUrl} as ${this.settings.clientId} (MQTT ${this.protocolVersion === 5 ? '5' : '3.1.1'})`);
     const client = mqtt.connect(url, options);
     this.client = client;
     client.on('connect', () => {
@@ -155,14 +173,21 @@ export class MqttConnection extends EventEmitter implements MessageBus {
       // hold each one for tens of milliseconds.
       const stream = client.stream as { setNoDelay?: (noDelay: boolean) => unknown } | undefined;
       stream?.setNoDelay?.(true);
-      this.delayMs = this.backoff.initialMs;
+      // A broker that accepts and then drops the session at once (a duplicate client id, say)
+      // must not be hammered: the back-off starts over only once a session lasted a while.
+      if (this.stableTimer) clearTimeout(this.stableTimer);
+      this.stableTimer = setTimeout(() => (this.delayMs = this.backoff.initialMs), stableSessionMs);
+      this.stableTimer.unref?.();
       this.lastFailure = '';
-      this.log.info(`connected to ${url}`);
+      this.log.info(`connected to ${shownUrl}`);
       void this.resubscribe(client).then(() => this.emit('connect'));
     });
     client.on('message', (topic, payload, packet) => this.dispatch(topic, payload, packet));
     client.on('error', (err) => this.onError(client, err));
     client.on('close', () => {
+      if (this.stableTimer) clearTimeout(this.stableTimer);
+      this.stableTimer = undefined;
+      this.failInFlight();
       if (client !== this.client || this.stopped) return;
       this.emit('offline');
       this.scheduleReconnect(client);
@@ -251,11 +276,30 @@ export class MqttConnection extends EventEmitter implements MessageBus {
       if (options.responseTopic) publishOptions.properties.responseTopic = options.responseTopic;
     }
     if (publishOptions.qos === 0 && !client.connected) return;
-    await client.publishAsync(topic, payload, publishOptions);
+    await new Promise<void>((resolve, reject) => {
+      const fail = (err: Error) => {
+        this.inFlight.delete(fail);
+        reject(err);
+      };
+      this.inFlight.add(fail);
+      client.publish(topic, payload, publishOptions, (err) => {
+        this.inFlight.delete(fail);
+        if (err) reject(err);
+        else resolve();
+      });
+    });
+  }
+
+  private failInFlight(): void {
+    const waiting = [...this.inFlight];
+    this.inFlight.clear();
+    for (const fail of waiting) fail(new Error('the connection was lost before the broker acknowledged the message'));
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
+    if (this.stableTimer) clearTimeout(this.stableTimer);
+    this.stableTimer = undefined;
     if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
     this.reconnectTimer = undefined;
     const client = this.client;

@@ -2,7 +2,33 @@
 
 const secretKeys = /^(token|password|passwd|secret|authorization|client_secret|private_key)$/i;
 
+const secretQueryKeys = /^(token|access_token|password|passwd|secret|sig|signature|key|auth|x-amz-signature|x-amz-credential)$/i;
+
+/** A URL with its password and secret-looking query values replaced (upload URLs can carry
+ * tokens in their query string). */
+function redactUrl(text: string): string {
+  if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(text)) return text;
+  try {
+    const url = new URL(text);
+    let changed = false;
+    if (url.password) {
+      url.password = '***';
+      changed = true;
+    }
+    for (const key of [...url.searchParams.keys()]) {
+      if (secretQueryKeys.test(key)) {
+        url.searchParams.set(key, '***');
+        changed = true;
+      }
+    }
+    return changed ? url.toString() : text;
+  } catch {
+    return text;
+  }
+}
+
 function redactValue(value: unknown): unknown {
+  if (typeof value === 'string') return redactUrl(value);
   if (Array.isArray(value)) return value.map(redactValue);
   if (value && typeof value === 'object') {
     const out: Record<string, unknown> = {};

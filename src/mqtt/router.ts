@@ -26,6 +26,11 @@ export interface RouterOptions {
 
 export const DEFAULT_MAX_PAYLOAD = 1024 * 1024;
 
+/** A topic name (not a filter): non-empty, no wildcards, no NUL, at most 65,535 bytes. */
+export function isPublishableTopic(topic: string): boolean {
+  return topic.length > 0 && !/[+#\u0000]/.test(topic) && Buffer.byteLength(topic) <= 65535;
+}
+
 /** Decodes and validates a request payload; throws ValidationError with a message for the sender. */
 export function decodeRequest<K extends CommandName>(command: K, payload: Buffer, maxBytes = DEFAULT_MAX_PAYLOAD): RequestOf<K> {
   if (payload.length > maxBytes) {
@@ -121,7 +126,11 @@ export class CommandRouter {
     const { bus, base, log } = this.options;
     const sends = [bus.publish(topics.answer(base, command), answer)];
     const responseTopic = packet?.properties?.responseTopic;
-    if (responseTopic) {
+    // Publishing to a wildcard or empty topic makes the broker drop the agent's session, so a
+    // request must not be able to name one.
+    if (responseTopic !== undefined && !isPublishableTopic(responseTopic)) {
+      log.info(`${command}: response topic ${JSON.stringify(responseTopic.slice(0, 200))} is not a topic one can publish to; answered on ${topics.answer(base, command)} only`);
+    } else if (responseTopic) {
       const correlationData = packet?.properties?.correlationData;
       sends.push(bus.publish(responseTopic, answer, correlationData ? { correlationData } : {}));
     }

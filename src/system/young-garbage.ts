@@ -4,23 +4,13 @@
 // every few megabytes frees them while they are still young: cheap (~1 ms), and it keeps a device's
 // memory flat during uploads.
 
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
-
 type Collector = (options: { type: 'minor' | 'major'; execution?: 'sync' }) => void;
 
-let collector: Collector | null | undefined;
-
-function obtainCollector(): Collector | null {
-  if (collector !== undefined) return collector;
-  try {
-    // Exposing gc after start is supported for new contexts; the function works on the whole heap.
-    setFlagsFromString('--expose-gc');
-    collector = runInNewContext('gc') as Collector;
-  } catch {
-    collector = null;
-  }
-  return collector;
+/** The collector, when node runs with --expose-gc (the bin's shebang passes it); otherwise the
+ * downloads simply leave collection to V8. */
+function collector(): Collector | undefined {
+  const gc = (globalThis as { gc?: unknown }).gc;
+  return typeof gc === 'function' ? (gc as Collector) : undefined;
 }
 
 /** Counts streamed bytes and runs a minor collection after every `everyBytes`. */
@@ -33,6 +23,6 @@ export class YoungGarbageCollector {
     this.sinceLast += bytes;
     if (this.sinceLast < this.everyBytes) return;
     this.sinceLast = 0;
-    obtainCollector()?.({ type: 'minor' });
+    collector()?.({ type: 'minor' });
   }
 }

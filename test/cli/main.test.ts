@@ -95,7 +95,7 @@ describe('the agent as a process', () => {
 
   it('runs from its config file, answers `call`, logs redacted traffic with -debug-mqtt, stops on SIGTERM', async () => {
     const file = join(dir.path, 'agent.cfg');
-    await writeFile(file, `id=cli-device\nurl=${broker.url}\nsketches_path=${dir.path}\ndrop_folder=${dir.path}/drop\nnats_port=0\ncert_path=\n`);
+    await writeFile(file, `id=cli-device\nurl=${broker.url}\nsketches_path=${dir.path}\ndrop_folder=${dir.path}/drop\ncert_path=\n`);
     const agent = start(['-config', file, '-debug-mqtt'], {});
     try {
       await waitFor(() => /serving \d+ commands/.test(agent.stderr()), 'the agent to serve', 15_000);
@@ -124,7 +124,7 @@ describe('the agent as a process', () => {
 
   it('call: exit 1 with the ERROR: line, exit 2 for a request the API refuses, exit 3 when nobody answers', async () => {
     const file = join(dir.path, 'agent2.cfg');
-    await writeFile(file, `id=cli-device-2\nurl=${broker.url}\nsketches_path=${dir.path}\nnats_port=0\ncert_path=\n`);
+    await writeFile(file, `id=cli-device-2\nurl=${broker.url}\nsketches_path=${dir.path}\ncert_path=\n`);
     const agent = start(['-config', file]);
     try {
       await waitFor(() => /connected to/.test(agent.stderr()), 'the agent to connect', 15_000);

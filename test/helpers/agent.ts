@@ -33,7 +33,6 @@ export async function startTestAgent(
     cert_path: '',
     sketches_path: data.path,
     drop_folder: `${data.path}/drop`,
-    nats_port: 0,
     heartbeat_interval: 15,
     log_level: 'debug',
     ...overrides,

@@ -56,7 +56,7 @@ describe('mutual TLS', () => {
     const certs = await certFolder(dir.path, 'stranger', pki.strangerCert, pki.strangerKey, pki.caFile);
     const lines: string[] = [];
     const agent = new Agent({
-      settings: { ...defaultSettings(), id: 'tls-stranger', url: broker.url, cert_path: certs, sketches_path: dir.path, nats_port: 0 },
+      settings: { ...defaultSettings(), id: 'tls-stranger', url: broker.url, cert_path: certs, sketches_path: dir.path },
       log: createLogger({ level: 'debug', write: (l) => void lines.push(l) }),
     });
     await agent.start();
@@ -75,7 +75,7 @@ describe('mutual TLS', () => {
     await copyFile(pki.caFile, join(certs, 'ca.pem'));
     const lines: string[] = [];
     const agent = new Agent({
-      settings: { ...defaultSettings(), id: 'tls-none', url: broker.url, cert_path: certs, sketches_path: dir.path, nats_port: 0 },
+      settings: { ...defaultSettings(), id: 'tls-none', url: broker.url, cert_path: certs, sketches_path: dir.path },
       log: createLogger({ level: 'debug', write: (l) => void lines.push(l) }),
     });
     await agent.start();
