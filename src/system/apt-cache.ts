@@ -8,7 +8,11 @@ import { stat } from 'node:fs/promises';
 import type { AptPackage } from '../api.js';
 import { compareDebianVersions } from './debian-version.js';
 import { listDpkgPackages, type DpkgEntry } from './dpkg.js';
-import { runCommand } from './run-command.js';
+import { RunTimeoutError, killGroupAfter, runCommand } from './run-command.js';
+
+/** apt and dpkg queries normally take about a second; one that hangs (a held lock, a dead NFS
+ * lists folder) is stopped after this. */
+export const DEFAULT_QUERY_TIMEOUT_MS = 2 * 60_000;
 
 /** The files whose change means the cached answers are stale. */
 export interface AptStatePaths {
@@ -19,11 +23,11 @@ export interface AptStatePaths {
 }
 
 /** Where apt keeps its state, as apt itself resolves it (so APT_CONFIG is honoured). */
-export async function readAptStatePaths(env: NodeJS.ProcessEnv = process.env): Promise<AptStatePaths> {
+export async function readAptStatePaths(env: NodeJS.ProcessEnv = process.env, timeoutMs = DEFAULT_QUERY_TIMEOUT_MS): Promise<AptStatePaths> {
   const result = await runCommand(
     'apt-config',
     ['shell', 'STATUS', 'Dir::State::status/f', 'LISTS', 'Dir::State::lists/d', 'SOURCELIST', 'Dir::Etc::sourcelist/f', 'SOURCEPARTS', 'Dir::Etc::sourceparts/d'],
-    { env },
+    { env, timeoutMs },
   );
   if (result.code !== 0) throw new Error(`apt-config failed (exit ${result.code}): ${result.output.trim()}`);
   const values = new Map<string, string>();
@@ -54,9 +58,25 @@ export interface Candidate {
 
 /** apt's candidate version of every package it knows, read from `apt-cache dumpavail` as it
  * streams (about 50 MB on a full Debian mirror) without keeping the records themselves. */
-export function readCandidates(env: NodeJS.ProcessEnv = process.env): Promise<Map<string, Candidate>> {
+export function readCandidates(env: NodeJS.ProcessEnv = process.env, timeoutMs = DEFAULT_QUERY_TIMEOUT_MS, killGraceMs = 5000): Promise<Map<string, Candidate>> {
   return new Promise((resolve, reject) => {
-    const child = spawn('apt-cache', ['dumpavail'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    // Its own process group, so a time-out stops it and anything it started.
+    const child = spawn('apt-cache', ['dumpavail'], { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    let settled = false;
+    const settle = (fn: () => void) => {
+      if (settled) return;
+      settled = true;
+      deadline.cancel();
+      clearTimeout(fallback);
+      fn();
+    };
+    const timedOut = () => reject(new RunTimeoutError('apt-cache dumpavail', timeoutMs, errors));
+    let fallback: NodeJS.Timeout | undefined;
+    const deadline = killGroupAfter(child, timeoutMs, killGraceMs, () => {
+      // Answered once it is gone ('close'), or soon after the SIGKILL in any case.
+      fallback = setTimeout(() => settle(timedOut), killGraceMs + 1000);
+      fallback.unref();
+    });
     const candidates = new Map<string, Candidate>();
     // A handful of architecture words repeat tens of thousands of times: keep one copy of each.
     const architectures = new Map<string, string>();
@@ -95,11 +115,11 @@ export function readCandidates(env: NodeJS.ProcessEnv = process.env): Promise<Ma
       rest = Buffer.from(buf.subarray(start));
     });
     child.stderr.setEncoding('utf8').on('data', (c: string) => (errors = (errors + c).slice(-4096)));
-    child.once('error', reject);
+    child.once('error', (err) => settle(() => reject(err)));
     child.once('close', (code) => {
+      if (deadline.fired()) return settle(timedOut);
       flush();
-      if (code !== 0) reject(new Error(`apt-cache dumpavail failed (exit ${code}): ${errors.trim()}`));
-      else resolve(candidates);
+      settle(() => (code !== 0 ? reject(new Error(`apt-cache dumpavail failed (exit ${code}): ${errors.trim()}`)) : resolve(candidates)));
     });
   });
 }
@@ -144,6 +164,8 @@ export interface PackageIndexOptions {
   /** The table (some 15 MB for a full Debian mirror) is dropped after this long unused, so an
    * idle agent stays small (default 10 minutes; 0 keeps it). */
   releaseAfterMs?: number;
+  /** Each apt or dpkg query is stopped after this long (default 2 minutes). */
+  queryTimeoutMs?: number;
 }
 
 export class PackageIndex {
@@ -155,6 +177,10 @@ export class PackageIndex {
   readonly reads = { dpkg: 0, apt: 0 };
 
   constructor(private readonly options: PackageIndexOptions = {}) {}
+
+  private get queryTimeoutMs(): number {
+    return this.options.queryTimeoutMs ?? DEFAULT_QUERY_TIMEOUT_MS;
+  }
 
   private get env(): NodeJS.ProcessEnv {
     return this.options.env ?? process.env;
@@ -202,7 +228,7 @@ export class PackageIndex {
 
   private async stamps(): Promise<{ dpkgStamp: string; aptStamp: string }> {
     if (!this.paths) {
-      const pending = readAptStatePaths(this.env);
+      const pending = readAptStatePaths(this.env, this.queryTimeoutMs);
       this.paths = pending;
       pending.catch(() => {
         if (this.paths === pending) this.paths = undefined;
@@ -229,8 +255,8 @@ export class PackageIndex {
     const generation = this.generation;
     const build = (async (): Promise<Snapshot> => {
       const [installed, candidates] = await Promise.all([
-        cached && cached.dpkgStamp === dpkgStamp ? cached.installed : (this.reads.dpkg++, listDpkgPackages(this.env)),
-        cached && cached.aptStamp === aptStamp ? cached.candidates : (this.reads.apt++, readCandidates(this.env)),
+        cached && cached.dpkgStamp === dpkgStamp ? cached.installed : (this.reads.dpkg++, listDpkgPackages(this.env, this.queryTimeoutMs)),
+        cached && cached.aptStamp === aptStamp ? cached.candidates : (this.reads.apt++, readCandidates(this.env, this.queryTimeoutMs)),
       ]);
       const next = { dpkgStamp, aptStamp, installed, candidates, rows: mergePackages(installed, candidates) };
       if (generation === this.generation) {

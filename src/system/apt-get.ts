@@ -3,7 +3,8 @@
 // questions (no terminal, no conffile prompts) and their output is streamed as it comes.
 
 import { CommandError } from '../errors.js';
-import { runCommand } from './run-command.js';
+import { errorMessage } from '../log.js';
+import { RunTimeoutError, runCommand, tailOfOutput } from './run-command.js';
 
 export type AptAction = 'install' | 'upgrade' | 'remove' | 'update';
 
@@ -21,7 +22,20 @@ export interface AptGetOptions {
   around?: <T>(work: () => Promise<T>) => Promise<T>;
   /** Called before and after each run (the package index uses it to drop stale answers). */
   onChange?: () => void;
+  /** A run still going after this long (a hung maintainer script) is stopped, so the queue moves
+   * on (default 30 minutes). */
+  timeoutMs?: number;
+  /** Time between SIGTERM and SIGKILL of a stopped run (default 5 s). */
+  killGraceMs?: number;
+  /** Output in a success answer: its last this many bytes (default 64 KiB; every line was
+   * streamed while it ran). AWS IoT refuses messages over 128 KiB. */
+  answerOutputBytes?: number;
+  /** Output in an ERROR: answer, which is also logged: its last this many bytes (default 2 KiB,
+   * where apt-get puts its "E:" lines). */
+  errorOutputBytes?: number;
 }
+
+export const DEFAULT_APT_TIMEOUT_MS = 30 * 60_000;
 
 /** The flags every run gets: yes to everything, keep local conffiles, no pty progress bar. */
 const nonInteractive = [
@@ -75,11 +89,26 @@ export class AptGet {
     const args = aptGetArguments(action, packages);
     const around = this.options.around ?? (<T>(work: () => Promise<T>) => work());
     this.options.onChange?.();
+    const errorBytes = this.options.errorOutputBytes ?? 2048;
     try {
-      const result = await around(() => runCommand('apt-get', args, { env, onLine: onLine && ((line) => onLine(line)) }));
+      const result = await around(() =>
+        runCommand('apt-get', args, {
+          env,
+          onLine: onLine && ((line) => onLine(line)),
+          maxOutputBytes: this.options.answerOutputBytes ?? 64 * 1024,
+          timeoutMs: this.options.timeoutMs ?? DEFAULT_APT_TIMEOUT_MS,
+          killGraceMs: this.options.killGraceMs,
+        }),
+      ).catch((err: unknown) => {
+        if (err instanceof RunTimeoutError) {
+          throw new CommandError(`apt-get ${action} ${err.message.replace(/^apt-get /, '')} (dpkg may need "dpkg --configure -a"):\n${tailOfOutput(err.output, errorBytes)}`, { cause: err });
+        }
+        if (err instanceof CommandError) throw err;
+        throw new CommandError(`apt-get ${action} could not run: ${errorMessage(err)}`, { cause: err });
+      });
       if (result.code !== 0) {
         const how = result.code === null ? `was killed by ${result.signal}` : `exited with ${result.code}`;
-        throw new CommandError(`apt-get ${action} ${how}:\n${result.output}`);
+        throw new CommandError(`apt-get ${action} ${how}:\n${tailOfOutput(result.output, errorBytes)}`);
       }
       return result.output;
     } finally {

@@ -24,8 +24,8 @@ export function parseDpkgQuery(output: string): DpkgEntry[] {
 }
 
 /** Every package in dpkg's database. */
-export async function listDpkgPackages(env: NodeJS.ProcessEnv = process.env): Promise<DpkgEntry[]> {
-  const result = await runCommand('dpkg-query', ['-W', `-f=${format}`], { env });
+export async function listDpkgPackages(env: NodeJS.ProcessEnv = process.env, timeoutMs = 2 * 60_000): Promise<DpkgEntry[]> {
+  const result = await runCommand('dpkg-query', ['-W', `-f=${format}`], { env, timeoutMs });
   if (result.code !== 0) throw new Error(`dpkg-query failed (exit ${result.code}): ${result.output.trim()}`);
   return parseDpkgQuery(result.output);
 }

@@ -77,10 +77,16 @@ export function describeDuration(ms: number): string {
   return `${ms} ms`;
 }
 
+const leftOutLine = /^\[(\d+) bytes of earlier output left out\]\n/;
+
 /** The last `maxBytes` of `text` (cut at a line start when there is one), with a first line
  * saying how many bytes were left out; `text` itself when it fits. `leftOutBefore` counts bytes
- * already dropped before `text`. */
-export function tailOfOutput(text: string, maxBytes: number, leftOutBefore = 0): string {
+ * already dropped before `text`; a text that was cut before (starts with that line) is cut again
+ * with the counts added up. */
+export function tailOfOutput(output: string, maxBytes: number, leftOutBefore = 0): string {
+  const earlier = leftOutLine.exec(output);
+  const text = earlier ? output.slice(earlier[0].length) : output;
+  if (earlier) leftOutBefore += Number(earlier[1]);
   const bytes = Buffer.byteLength(text);
   if (bytes <= maxBytes && leftOutBefore === 0) return text;
   let tail = text;

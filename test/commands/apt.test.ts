@@ -6,13 +6,15 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { decodeBody, topics, type AptListBody, type AptPackagesBody, type CommandOutputBody } from '../../src/api.js';
 import type { Reply } from '../../src/api.js';
 import type { AptProgressLine } from '../../src/commands/apt.js';
+import { CommandError } from '../../src/errors.js';
+import { AptGet } from '../../src/system/apt-get.js';
 import { WritableMount } from '../../src/system/ro-fs.js';
 import { startTestAgent, type TestAgent } from '../helpers/agent.js';
 import { createLocalAptRepo, type LocalAptRepo } from '../helpers/apt-repo.js';
@@ -27,7 +29,14 @@ const alpha = `${prefix}-alpha`;
 const beta = `${prefix}-beta`;
 const gamma = `${prefix}-gamma`;
 const slow = `${prefix}-slow`;
-const all = [alpha, beta, gamma, slow];
+// Packages of the time-out and output-cap tests: another prefix, so the searches above do not see them.
+const other = `ac-apt-${randomBytes(3).toString('hex')}`;
+const chatty = `${other}-chatty`;
+const failing = `${other}-failing`;
+const hung = `${other}-hung`;
+const all = [alpha, beta, gamma, slow, chatty, failing, hung];
+/** A sleep nobody else runs, so the test can tell that the hung postinst's sleep is gone. */
+const hungSleep = `${3000 + Math.floor(Math.random() * 1000)}.${randomBytes(2).readUInt16BE(0)}`;
 const conffile = `/etc/${alpha}.conf`;
 
 function body<T>(reply: Reply): T {
@@ -44,6 +53,17 @@ async function dpkgStatus(name: string): Promise<string> {
   }
 }
 
+/** Processes whose command line contains `token` (found through /proc). */
+async function processesWith(token: string): Promise<number[]> {
+  const found: number[] = [];
+  for (const pid of await readdir('/proc')) {
+    if (!/^\d+$/.test(pid)) continue;
+    const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+    if (cmdline.includes(token)) found.push(Number(pid));
+  }
+  return found;
+}
+
 async function mountIsReadOnly(path: string): Promise<boolean> {
   const { stdout } = await run('findmnt', ['-n', '-o', 'OPTIONS', '--mountpoint', path]);
   return stdout.split(',').includes('ro');
@@ -54,6 +74,7 @@ describe('apt packages over a real broker, dpkg and apt', () => {
   let repo: LocalAptRepo;
   let t: TestAgent;
   let mount: { path: string; remove(): Promise<void> };
+  let markers: { path: string; remove(): Promise<void> };
   const progress: AptProgressLine[] = [];
   let heartbeats = 0;
   const savedAptConfig = process.env.APT_CONFIG;
@@ -70,6 +91,13 @@ describe('apt packages over a real broker, dpkg and apt', () => {
     await repo.add({ name: beta, version: '1.0' });
     await repo.add({ name: gamma, version: '1.0' });
     await repo.add({ name: slow, version: '1.0', postinst: `touch ${join(mount.path, 'written-by-postinst')}\nsleep 2` });
+    markers = await tempDir('ac-apt-markers-');
+    await repo.add({ name: chatty, version: '1.0', postinst: 'seq 1 15000' });
+    await repo.add({ name: failing, version: '1.0', postinst: 'seq 1 15000\necho "postinst fails on purpose" >&2\nexit 1' });
+    // Hangs the first time only: the marker is gone when it runs again.
+    const marker = join(markers.path, 'hang');
+    await writeFile(marker, '');
+    await repo.add({ name: hung, version: '1.0', postinst: `if [ -e ${marker} ]; then rm ${marker}; sleep ${hungSleep}; fi` });
     await repo.publish();
     broker = await startMosquitto();
     t = await startTestAgent(broker.url, { heartbeat_interval: 0.2 }, {
@@ -85,6 +113,7 @@ describe('apt packages over a real broker, dpkg and apt', () => {
     await broker?.close();
     await run('umount', [mount.path]).catch(() => {});
     await mount?.remove();
+    await markers?.remove();
     await repo?.remove();
     if (savedAptConfig === undefined) delete process.env.APT_CONFIG;
     else process.env.APT_CONFIG = savedAptConfig;
@@ -271,6 +300,62 @@ describe('apt packages over a real broker, dpkg and apt', () => {
     assert.match(reply.ok ? '' : reply.message, /Unable to locate package/);
     assert.equal((await t.client.call('status', {})).ok, true);
     assert.ok(await mountIsReadOnly(mount.path));
+  });
+
+  it('answers at most the last 64 KiB of a long output, saying how much was left out; every line still streams', async () => {
+    const from = progress.length;
+    const { output } = body<CommandOutputBody>(await t.client.call('apt/install', { packages: [chatty] }, 120_000));
+    const [first, ...rest] = output.split('\n');
+    const leftOut = /^\[(\d+) bytes of earlier output left out\]$/.exec(first ?? '');
+    assert.ok(leftOut, `first line: ${first}`);
+    const kept = rest.join('\n');
+    assert.ok(Buffer.byteLength(kept) <= 64 * 1024, `${Buffer.byteLength(kept)} bytes kept`);
+    assert.match(kept, /\n15000\n/);
+    assert.doesNotMatch(kept, /\n1\n/);
+    await waitFor(() => progress.slice(from).some((p) => p.line === '15000'), 'the last postinst line on B/apt/progress');
+    const streamed = progress.slice(from).filter((p) => p.command === 'apt/install');
+    assert.ok(streamed.some((p) => p.line === '1'), 'the first postinst line was streamed');
+    assert.ok(streamed.some((p) => p.line.includes(`Setting up ${chatty}`)));
+    // What was left out of the answer is what was streamed before the part kept.
+    const streamedBytes = streamed.reduce((sum, p) => sum + Buffer.byteLength(p.line) + 1, 0);
+    assert.equal(Number(leftOut[1]) + Buffer.byteLength(kept), streamedBytes);
+    assert.equal(await dpkgStatus(chatty), 'installed 1.0');
+  });
+
+  it('stops an apt-get that hangs in a maintainer script, with its children; the queue moves on', async () => {
+    const aptGet = new AptGet({ timeoutMs: 8000, killGraceMs: 1000 });
+    const lines: string[] = [];
+    const first = aptGet.run({ action: 'install', packages: [hung], onLine: (line) => lines.push(line) });
+    const second = aptGet.run({ action: 'install', packages: [hung] });
+    const error = await first.then(
+      () => assert.fail('the hung run resolved'),
+      (err: unknown) => err,
+    );
+    assert.ok(error instanceof CommandError, String(error));
+    assert.match(error.message, /^apt-get install did not finish within 8 s and was stopped \(dpkg may need "dpkg --configure -a"\):\n/);
+    assert.ok(lines.some((line) => line.includes(`Setting up ${hung}`)), 'it was stopped in the postinst');
+    assert.deepEqual(await processesWith(`sleep\0${hungSleep}`), [], 'the postinst\'s sleep was stopped too');
+    // The run queued behind it went ahead at once, and met dpkg's own report of the interruption.
+    await assert.rejects(second, /apt-get install exited with 100:\n.*dpkg was interrupted, you must manually run 'dpkg --configure -a'/s);
+    assert.match(await dpkgStatus(hung), /^half-configured 1\.0/);
+    // As the first answer told: dpkg --configure -a finishes it (the postinst no longer hangs).
+    await run('dpkg', ['--configure', '-a']);
+    assert.equal(await dpkgStatus(hung), 'installed 1.0');
+  });
+
+  // Last: the package it leaves half-configured would make later apt-get runs fail too.
+  it('a failing run with a long output answers ERROR: with its last 2 KiB; log lines stay short', async () => {
+    const logsFrom = t.logs.length;
+    const reply = await t.client.call('apt/install', { packages: [failing] }, 120_000);
+    assert.equal(reply.ok, false);
+    const message = reply.ok ? '' : reply.message;
+    assert.match(message, /^apt-get install exited with 100:\n\[\d+ bytes of earlier output left out\]\n/);
+    assert.ok(Buffer.byteLength(message) < 2048 + 200, `${Buffer.byteLength(message)} bytes`);
+    assert.match(message, /E: Sub-process \/usr\/bin\/dpkg returned an error code \(1\)/);
+    const logged = t.logs.slice(logsFrom);
+    assert.ok(logged.some((line) => line.includes('apt-get install exited with 100')));
+    for (const line of logged) assert.ok(line.length < 2048 + 400, `a log line of ${line.length} characters`);
+    assert.equal((await t.client.call('status', {})).ok, true);
   });
 });
 

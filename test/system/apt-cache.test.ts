@@ -4,12 +4,14 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { stat } from 'node:fs/promises';
+import { mkdir, readdir, readFile, stat, unlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { PackageIndex } from '../../src/system/apt-cache.js';
 import { listDpkgPackages } from '../../src/system/dpkg.js';
 import { createLocalAptRepo, type LocalAptRepo } from '../helpers/apt-repo.js';
+import { tempDir } from '../helpers/tmp.js';
 import { waitFor } from '../helpers/wait.js';
 
 const run = promisify(execFile);
@@ -87,5 +89,52 @@ describe('package index cache', () => {
     assert.equal((await index.search(prefix)).length, 2);
     assert.equal(index.reads.apt, 2);
     index.close();
+  });
+});
+
+/** Processes whose environment holds `entry` (found through /proc). */
+async function processesWithEnv(entry: string): Promise<number[]> {
+  const found: number[] = [];
+  for (const pid of await readdir('/proc')) {
+    if (!/^\d+$/.test(pid)) continue;
+    const environ = await readFile(`/proc/${pid}/environ`, 'utf8').catch(() => '');
+    if (environ.split('\0').includes(entry)) found.push(Number(pid));
+  }
+  return found;
+}
+
+describe('package index time-outs', () => {
+  it('stops an apt query that hangs and answers an error; the next query works again', async () => {
+    // dpkg's status file as a FIFO nobody writes to: apt-cache blocks opening it, as on a dead mount.
+    const dir = await tempDir('ac-apt-hang-');
+    try {
+      const status = join(dir.path, 'status');
+      await run('mkfifo', [status]);
+      await mkdir(join(dir.path, 'lists', 'partial'), { recursive: true });
+      await mkdir(join(dir.path, 'parts'));
+      await writeFile(join(dir.path, 'sources.list'), '');
+      const config = join(dir.path, 'apt.conf');
+      const settings = [
+        `Dir::State::status "${status}";`,
+        `Dir::State::lists "${join(dir.path, 'lists')}";`,
+        `Dir::Etc::sourcelist "${join(dir.path, 'sources.list')}";`,
+        `Dir::Etc::sourceparts "${join(dir.path, 'parts')}";`,
+        'Dir::Cache::pkgcache "";',
+        'Dir::Cache::srcpkgcache "";',
+      ];
+      await writeFile(config, settings.join('\n') + '\n');
+      const index = new PackageIndex({ env: { ...process.env, APT_CONFIG: config }, queryTimeoutMs: 500 });
+      await assert.rejects(index.search('dpkg'), { name: 'RunTimeoutError', message: 'apt-cache dumpavail did not finish within 500 ms and was stopped' });
+      // Nothing of it is left running.
+      assert.deepEqual(await processesWithEnv(`APT_CONFIG=${config}`), []);
+      // A real (empty) status file in its place: the same index answers, dpkg's own view included.
+      await unlink(status);
+      await writeFile(status, '');
+      const found = await index.search('dpkg');
+      assert.ok(found.some((p) => p.Name === 'dpkg' && p.Status === 'installed'), JSON.stringify(found));
+      index.close();
+    } finally {
+      await dir.remove();
+    }
   });
 });

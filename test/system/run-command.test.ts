@@ -93,5 +93,7 @@ describe('runCommand output cap', () => {
     assert.equal(tailOfOutput('one\ntwo\nthree\n', 9), '[8 bytes of earlier output left out]\nthree\n');
     const cut = tailOfOutput('é'.repeat(10), 5);
     assert.equal(cut, `[16 bytes of earlier output left out]\n${'é'.repeat(2)}`);
+    // Cutting a cut text again adds up what was left out.
+    assert.equal(tailOfOutput('[8 bytes of earlier output left out]\nthree\nfour\n', 5), '[14 bytes of earlier output left out]\nfour\n');
   });
 });
