@@ -19,6 +19,10 @@ export interface AptCommandsOptions {
   aptGet?: AptGet;
   /** The -check_ro_fs wrapper; share one with every feature that writes to the root file system. */
   writable?: WritableMount;
+  /** apt-get runs still going after this long are stopped (default 30 minutes). */
+  changeTimeoutMs?: number;
+  /** apt and dpkg queries still going after this long are stopped (default 2 minutes). */
+  queryTimeoutMs?: number;
 }
 
 /** One line of a running apt command, as published on B/apt/progress. */
@@ -43,8 +47,8 @@ export class AptCommands implements Feature {
   constructor(private readonly context: AgentContext, options: AptCommandsOptions = {}) {
     const env = options.env ?? process.env;
     const writable = options.writable ?? new WritableMount({ enabled: context.settings.check_ro_fs, env });
-    this.index = options.index ?? new PackageIndex({ env });
-    this.aptGet = options.aptGet ?? new AptGet({ env, around: (work) => writable.around(work) });
+    this.index = options.index ?? new PackageIndex({ env, queryTimeoutMs: options.queryTimeoutMs });
+    this.aptGet = options.aptGet ?? new AptGet({ env, around: (work) => writable.around(work), timeoutMs: options.changeTimeoutMs });
   }
 
   async start(): Promise<void> {

@@ -16,6 +16,10 @@ export interface ContainersOptions {
   dockerConfigPath?: string;
   /** Least time between two progress messages of one layer (default 500 ms). */
   progressIntervalMs?: number;
+  /** Each engine call must be answered within this (default 60 s). */
+  engineCallTimeoutMs?: number;
+  /** A whole image pull must be done within this (default 30 minutes). */
+  pullTimeoutMs?: number;
 }
 
 type ActionRequest = RequestOf<'containers/action'>;
@@ -30,7 +34,10 @@ export class ContainersCommands implements Feature {
     private readonly context: AgentContext,
     options: ContainersOptions = {},
   ) {
-    this.engine = new DockerEngine(resolveDockerEndpoint(options.socketPath ?? context.settings.docker_host), context.log);
+    this.engine = new DockerEngine(resolveDockerEndpoint(options.socketPath ?? context.settings.docker_host), context.log, {
+      callTimeoutMs: options.engineCallTimeoutMs,
+      pullTimeoutMs: options.pullTimeoutMs,
+    });
     this.credentials = new DockerConfigFile(options.dockerConfigPath ?? defaultDockerConfigPath(), context.log);
     this.progressIntervalMs = options.progressIntervalMs ?? 500;
   }

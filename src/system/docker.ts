@@ -9,6 +9,7 @@ import { containerRef, imageRef } from '../api.js';
 import { CommandError } from '../errors.js';
 import { errorMessage, type Logger } from '../log.js';
 import type { RegistryCredentials } from './docker-config.js';
+import { describeDuration } from './run-command.js';
 
 export const DEFAULT_DOCKER_SOCKET = '/var/run/docker.sock';
 
@@ -104,15 +105,53 @@ function checkedImage(image: string): string {
   return imageRef.parse(image, 'image');
 }
 
+export interface DockerEngineOptions {
+  /** Each engine call (list, inspect, create, start, stop, remove, rename, login, prune) must be
+   * answered within this (default 60 s); an engine that does not answer counts as unavailable. */
+  callTimeoutMs?: number;
+  /** A whole pull, progress stream included, must be done within this (default 30 minutes). */
+  pullTimeoutMs?: number;
+}
+
+export const DEFAULT_ENGINE_CALL_TIMEOUT_MS = 60_000;
+export const DEFAULT_PULL_TIMEOUT_MS = 30 * 60_000;
+
+/** The reason a call was abandoned when its time was up. */
+class DeadlineExceeded extends Error {}
+
+/** Runs `work` with a signal that aborts after `ms`; rejects with DeadlineExceeded then, even if
+ * the work ignores the signal. */
+async function withDeadline<T>(ms: number, work: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  const controller = new AbortController();
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      const reason = new DeadlineExceeded(`no answer within ${describeDuration(ms)}`);
+      controller.abort(reason);
+      reject(reason);
+    }, ms);
+  });
+  try {
+    return await Promise.race([work(controller.signal), deadline]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 export class DockerEngine {
   private client?: Promise<Dockerode>;
   readonly address: string;
+  private readonly callTimeoutMs: number;
+  private readonly pullTimeoutMs: number;
 
   constructor(
     private readonly endpoint: DockerEndpoint,
     private readonly log: Logger,
+    options: DockerEngineOptions = {},
   ) {
     this.address = describeEndpoint(endpoint);
+    this.callTimeoutMs = options.callTimeoutMs ?? DEFAULT_ENGINE_CALL_TIMEOUT_MS;
+    this.pullTimeoutMs = options.pullTimeoutMs ?? DEFAULT_PULL_TIMEOUT_MS;
   }
 
   private docker(): Promise<Dockerode> {
@@ -124,11 +163,13 @@ export class DockerEngine {
     return this.client;
   }
 
-  /** Runs one engine call; `what` starts the error message ("container start failed: ..."). */
-  private async call<T>(what: string, fn: (docker: Dockerode) => Promise<T>): Promise<T> {
+  /** Runs one engine call within the call time-out; `what` starts the error message ("container
+   * start failed: ..."). `fn` passes the signal on as dockerode's `abortSignal`, which closes the
+   * connection when the time is up. */
+  private async call<T>(what: string, fn: (docker: Dockerode, abortSignal: AbortSignal) => Promise<T>): Promise<T> {
     const docker = await this.docker();
     try {
-      return await fn(docker);
+      return await withDeadline(this.callTimeoutMs, (signal) => fn(docker, signal));
     } catch (err) {
       throw this.translate(what, err);
     }
@@ -136,6 +177,8 @@ export class DockerEngine {
 
   private translate(what: string, err: unknown): Error {
     if (err instanceof CommandError) return err;
+    // An engine that does not answer cannot be used, as one that is not there.
+    if (err instanceof DeadlineExceeded) return new EngineUnavailableError(this.address, `${what}: ${err.message}`);
     const e = (err ?? {}) as DockerodeError;
     if (e.code && UNREACHABLE_CODES.has(e.code)) {
       const hint = e.code === 'EACCES' ? ' (the agent\'s user needs access to the socket, e.g. membership of the docker group)' : '';
@@ -151,22 +194,23 @@ export class DockerEngine {
 
   /** `docker ps -a`, optionally only the container with this id (or id prefix). */
   listContainers(id?: string): Promise<unknown[]> {
-    return this.call('container list failed', (d) => d.listContainers({ all: true, ...(id ? { filters: { id: [id] } } : {}) }));
+    return this.call('container list failed', (d, abortSignal) => d.listContainers({ all: true, ...(id ? { filters: { id: [id] } } : {}), abortSignal }));
   }
 
   /** `docker images`, optionally only images matching this reference. */
   listImages(reference?: string): Promise<unknown[]> {
-    return this.call('image list failed', (d) => d.listImages(reference ? { filters: { reference: [reference] } } : {}));
+    return this.call('image list failed', (d, abortSignal) => d.listImages({ ...(reference ? { filters: { reference: [reference] } } : {}), abortSignal }));
   }
 
   async inspectContainer(id: string): Promise<ContainerIdentity> {
-    const info = await this.call('container inspect failed', (d) => d.getContainer(checkedContainer(id)).inspect());
+    const info = await this.call('container inspect failed', (d, abortSignal) => d.getContainer(checkedContainer(id)).inspect({ abortSignal }));
     return { id: info.Id, name: info.Name.replace(/^\//, ''), image: info.Config.Image, running: info.State.Running };
   }
 
   /** True when the engine has the image locally. */
   async hasImage(image: string): Promise<boolean> {
     try {
+      // dockerode's image inspect takes no abort signal: the deadline still answers in time.
       await this.call('image inspect failed', (d) => d.getImage(checkedImage(image)).inspect());
       return true;
     } catch (err) {
@@ -178,7 +222,7 @@ export class DockerEngine {
 
   /** Checks credentials against the registry (the engine's /auth); throws EngineError on refusal. */
   async login(credentials: RegistryCredentials): Promise<void> {
-    await this.call(`login to ${credentials.serveraddress} failed`, (d) => d.checkAuth({ ...credentials }));
+    await this.call(`login to ${credentials.serveraddress} failed`, (d, abortSignal) => d.checkAuth({ ...credentials, abortSignal }));
   }
 
   /**
@@ -188,7 +232,17 @@ export class DockerEngine {
    */
   async pull(image: string, credentials: RegistryCredentials | undefined, onEvent: (event: PullEvent) => void): Promise<void> {
     const what = `pull of ${image} failed`;
-    const stream = await this.call(what, (d) => d.createImage(credentials ? { ...credentials } : undefined, splitReference(image)));
+    const started = Date.now();
+    // The engine answers (HTTP headers) within the call time-out, like any call; the whole
+    // download then has the pull time-out.
+    const stream = (await this.call(what, (d, abortSignal) =>
+      d.createImage(credentials ? { ...credentials } : undefined, { ...splitReference(image), abortSignal }),
+    )) as NodeJS.ReadableStream & { destroy(error?: Error): void };
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      stream.destroy(new DeadlineExceeded('pull deadline'));
+    }, Math.max(0, this.pullTimeoutMs - (Date.now() - started)));
     let failure: string | undefined;
     let pending = '';
     const handleLine = (line: string) => {
@@ -215,7 +269,11 @@ export class DockerEngine {
       }
       handleLine(pending);
     } catch (err) {
+      // Not an unavailable engine: a pull that took too long (slow registry) falls back to a local copy.
+      if (timedOut) throw new CommandError(`${what}: not done within ${describeDuration(this.pullTimeoutMs)}`, { cause: err });
       throw this.translate(what, err);
+    } finally {
+      clearTimeout(timer);
     }
     if (failure !== undefined) throw new EngineError(`${what}: ${failure}`, 200);
   }
@@ -225,32 +283,32 @@ export class DockerEngine {
     // dockerode sends `_query` as the query string and `_body` as the JSON body; without them it
     // would repeat the whole body in the URL.
     const options = { _query: name ? { name } : {}, _body: body } as unknown as Dockerode.ContainerCreateOptions;
-    const container = await this.call('container create failed', (d) => d.createContainer(options));
+    const container = await this.call('container create failed', (d, abortSignal) => d.createContainer({ ...options, abortSignal }));
     return container.id;
   }
 
   /** Starts a container; true if it was started, false if it was already running. */
   async startContainer(id: string): Promise<boolean> {
-    return this.idempotent('container start failed', (d) => d.getContainer(checkedContainer(id)).start());
+    return this.idempotent('container start failed', (d, abortSignal) => d.getContainer(checkedContainer(id)).start({ abortSignal }));
   }
 
   /** Stops a container; true if it was stopped, false if it was not running. */
   async stopContainer(id: string): Promise<boolean> {
-    return this.idempotent('container stop failed', (d) => d.getContainer(checkedContainer(id)).stop());
+    return this.idempotent('container stop failed', (d, abortSignal) => d.getContainer(checkedContainer(id)).stop({ abortSignal }));
   }
 
   /** `docker rm -f -v`. */
   async removeContainer(id: string): Promise<void> {
-    await this.call('container remove failed', (d) => d.getContainer(checkedContainer(id)).remove({ force: true, v: true }));
+    await this.call('container remove failed', (d, abortSignal) => d.getContainer(checkedContainer(id)).remove({ force: true, v: true, abortSignal }));
   }
 
   async renameContainer(id: string, name: string): Promise<void> {
-    await this.call('container rename failed', (d) => d.getContainer(checkedContainer(id)).rename({ name }));
+    await this.call('container rename failed', (d, abortSignal) => d.getContainer(checkedContainer(id)).rename({ name, abortSignal }));
   }
 
   /** `docker image prune -a`: every image no container uses. */
   async pruneUnusedImages(): Promise<PruneResult> {
-    const result = await this.call('image prune failed', (d) => d.pruneImages({ filters: { dangling: ['false'] } }));
+    const result = await this.call('image prune failed', (d, abortSignal) => d.pruneImages({ filters: { dangling: ['false'] }, abortSignal }));
     const images: string[] = [];
     for (const item of result.ImagesDeleted ?? []) {
       if (item.Untagged) images.push(`untagged: ${item.Untagged}`);
@@ -260,7 +318,7 @@ export class DockerEngine {
   }
 
   /** HTTP 304 from start/stop means "already in that state", which the Go agent's client took as done. */
-  private async idempotent(what: string, fn: (docker: Dockerode) => Promise<unknown>): Promise<boolean> {
+  private async idempotent(what: string, fn: (docker: Dockerode, abortSignal: AbortSignal) => Promise<unknown>): Promise<boolean> {
     try {
       await this.call(what, fn);
       return true;

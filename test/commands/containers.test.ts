@@ -6,6 +6,8 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { createServer as createHttpServer } from 'node:http';
+import { createServer as createNetServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { decodeBody, topics, type CommandName, type ContainerActionResult, type RequestOf } from '../../src/api.js';
@@ -433,6 +435,92 @@ describe('containers without an engine', () => {
       assert.ok((await other.client.call('status', {})).ok);
     } finally {
       await other.stop();
+    }
+  });
+});
+
+describe('containers with an engine that does not answer', () => {
+  let broker: Broker;
+  let dir: { path: string; remove(): Promise<void> };
+
+  before(async () => {
+    broker = await startMosquitto();
+    dir = await tempDir('ac-hung-engine-');
+  });
+  after(async () => {
+    await broker?.close();
+    await dir?.remove();
+  });
+
+  it('answers ERROR when the engine accepts but never answers, and closes its connections', async () => {
+    // A hung dockerd: the socket accepts connections and reads requests, but nothing comes back.
+    const socketPath = join(dir.path, 'hung.sock');
+    const open = new Set<Socket>();
+    const server = createNetServer((socket) => {
+      open.add(socket);
+      socket.on('close', () => open.delete(socket));
+      socket.resume();
+    });
+    await new Promise<void>((resolve) => server.listen(socketPath, resolve));
+    const t = await startTestAgent(broker.url, {}, {
+      featureOptions: { containers: { socketPath, engineCallTimeoutMs: 300, dockerConfigPath: join(dir.path, 'config.json') } },
+    });
+    try {
+      const requests: [CommandName, unknown, string][] = [
+        ['containers/ps', {}, 'container list failed'],
+        ['containers/images', {}, 'image list failed'],
+        ['containers/action', { action: 'stop', id: 'abc' }, 'container inspect failed'],
+        ['containers/rename', { id: 'abc', name: 'def' }, 'container rename failed'],
+        ['containers/action', { action: 'run', image: 'busybox' }, 'pull of busybox failed'],
+        ['containers/action', { action: 'run', image: 'busybox', user: 'u', password: 'p' }, `login to ${DOCKER_HUB} failed`],
+      ];
+      for (const [command, request, what] of requests) {
+        const reply = await t.client.callRaw(command, JSON.stringify(request), 30_000);
+        assert.ok(!reply.ok, `${command} answered INFO`);
+        assert.equal(reply.message, `no container engine at ${socketPath}: ${what}: no answer within 300 ms`);
+      }
+      assert.ok((await t.client.call('status', {})).ok);
+      // Every abandoned request closed its connection: none piles up on the engine.
+      await waitFor(() => open.size === 0, 'the connections to the hung engine to close');
+    } finally {
+      await t.stop();
+      for (const socket of open) socket.destroy();
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+
+  it('gives a pull that stalls its own deadline, then answers that no local copy exists', async () => {
+    // An engine that starts the pull's progress stream and then sends nothing more (a stalled
+    // registry download), and has no local copy of the image.
+    const socketPath = join(dir.path, 'stalled.sock');
+    let pullClosed = false;
+    const server = createHttpServer((request, response) => {
+      if (request.method === 'POST' && request.url?.includes('/images/create')) {
+        response.writeHead(200, { 'Content-Type': 'application/json' });
+        response.write(`${JSON.stringify({ status: 'Pulling from library/busybox', id: 'latest' })}\n`);
+        request.socket.on('close', () => (pullClosed = true));
+        return;
+      }
+      response.writeHead(404, { 'Content-Type': 'application/json' });
+      response.end(JSON.stringify({ message: 'No such image: busybox:latest' }));
+    });
+    await new Promise<void>((resolve) => server.listen(socketPath, resolve));
+    const t = await startTestAgent(broker.url, {}, {
+      featureOptions: { containers: { socketPath, engineCallTimeoutMs: 30_000, pullTimeoutMs: 500, dockerConfigPath: join(dir.path, 'config.json') } },
+    });
+    const progress: string[] = [];
+    await t.client.follow(topics.containersProgress(t.agent.base), (_topic, payload) => progress.push(payload.toString()));
+    try {
+      const reply = await t.client.callRaw('containers/action', JSON.stringify({ action: 'run', image: 'busybox' }), 30_000);
+      assert.ok(!reply.ok);
+      assert.equal(reply.message, 'pull of busybox failed: not done within 500 ms (and there is no local copy of busybox)');
+      await waitFor(() => pullClosed, 'the stalled pull connection to close');
+      await waitFor(() => progress.some((p) => p.includes('pull failed')), 'the pull failure on the progress topic');
+      assert.ok((await t.client.call('status', {})).ok);
+    } finally {
+      await t.stop();
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
     }
   });
 });
