@@ -6,7 +6,7 @@ import type { NetworkStats, StatsBody } from '../api.js';
 import { CommandError } from '../errors.js';
 import type { AgentContext, Feature } from '../feature.js';
 import { errorMessage } from '../log.js';
-import { readDisks } from '../system/disks.js';
+import { DiskReader } from '../system/disks.js';
 import { readMeminfo } from '../system/meminfo.js';
 import { DEFAULT_NETWORK_TIMEOUT_MS, readNetworkStats } from '../system/network-manager.js';
 
@@ -16,6 +16,8 @@ export interface StatsOptions {
   systemBusAddress?: string;
   /** How long NetworkManager may take before the answer goes without the network part. */
   networkTimeoutMs?: number;
+  /** How long one file system's statfs may take before the answer goes without it (default 2 s). */
+  statfsTimeoutMs?: number;
 }
 
 type NetworkResult = { ok: true; stats: NetworkStats } | { ok: false; reason: string };
@@ -26,7 +28,15 @@ export class StatsCommands implements Feature {
   private inFlight: Promise<StatsBody> | undefined;
   private lastNetworkProblem: string | undefined;
 
-  constructor(private readonly context: Pick<AgentContext, 'router' | 'log'>, private readonly options: StatsOptions = {}) {}
+  /** One reader for the feature's life: it remembers mounts whose statfs hangs. */
+  private readonly disks: DiskReader;
+
+  constructor(private readonly context: Pick<AgentContext, 'router' | 'log'>, private readonly options: StatsOptions = {}) {
+    this.disks = new DiskReader({
+      statfsTimeoutMs: options.statfsTimeoutMs,
+      onSkipped: (mountPoint, reason) => context.log.debug(`disk ${mountPoint} left out: ${reason}`),
+    });
+  }
 
   async start(): Promise<void> {
     this.context.router.register('stats', () => this.collect());
@@ -47,7 +57,7 @@ export class StatsCommands implements Feature {
       readMeminfo().catch((err: unknown) => {
         throw new CommandError(`memory figures unavailable: ${errorMessage(err)}`);
       }),
-      readDisks({ onSkipped: (mountPoint, reason) => log.debug(`disk ${mountPoint} left out: ${reason}`) }).catch((err: unknown) => {
+      this.disks.read().catch((err: unknown) => {
         throw new CommandError(`disk figures unavailable: ${errorMessage(err)}`);
       }),
       this.readNetwork(),

@@ -120,40 +120,75 @@ export interface ReadDisksOptions {
   onSkipped?: (mountPoint: string, reason: string) => void;
 }
 
-async function statfsWithin(path: string, timeoutMs: number) {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`statfs did not return within ${timeoutMs} ms`)), timeoutMs);
-  });
-  try {
-    return await Promise.race([statfs(path, { bigint: true }), timeout]);
-  } finally {
-    clearTimeout(timer);
+/**
+ * Reads disk figures, remembering statfs calls that did not return in time. Such a call cannot be
+ * cancelled: it holds one of libuv's few threadpool threads (4 by default) until the file system
+ * answers, and every fs call of the agent needs one. So while a mount's statfs is still pending,
+ * later readings leave that mount out instead of sending it another one.
+ */
+export class DiskReader {
+  /** Mount points whose statfs was given up on but has not settled. */
+  private readonly pending = new Set<string>();
+
+  constructor(private readonly options: ReadDisksOptions = {}) {}
+
+  /** Mount points with a statfs still outstanding. */
+  get stuckMounts(): string[] {
+    return [...this.pending];
+  }
+
+  async read(): Promise<DiskStats[]> {
+    const { options } = this;
+    const timeoutMs = options.statfsTimeoutMs ?? 2000;
+    const mounts = diskMounts(await readMountinfo(options.mountinfoPath));
+    const measured = await Promise.all(
+      mounts.map(async (mount): Promise<DiskStats | undefined> => {
+        if (this.pending.has(mount.mountPoint)) {
+          options.onSkipped?.(mount.mountPoint, 'an earlier statfs of it has not returned yet');
+          return undefined;
+        }
+        try {
+          const fs = await this.statfsWithin(mount.mountPoint, timeoutMs);
+          // Like df without -a: a file system without blocks holds no data (cgroup, binfmt_misc...).
+          if (fs.blocks === 0n) return undefined;
+          return {
+            Device: mount.source,
+            Type: mount.type,
+            MountPoint: mount.mountPoint,
+            FreeSpace: Number(fs.bfree * fs.bsize),
+            AvailableSpace: Number(fs.bavail * fs.bsize),
+            DiskSize: Number(fs.blocks * fs.bsize),
+          };
+        } catch (err) {
+          options.onSkipped?.(mount.mountPoint, errorMessage(err));
+          return undefined;
+        }
+      }),
+    );
+    return measured.filter((d): d is DiskStats => d !== undefined);
+  }
+
+  private async statfsWithin(path: string, timeoutMs: number) {
+    let timer: NodeJS.Timeout | undefined;
+    const call = statfs(path, { bigint: true });
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        this.pending.add(path);
+        const settled = () => this.pending.delete(path);
+        call.then(settled, settled);
+        reject(new Error(`statfs did not return within ${timeoutMs} ms`));
+      }, timeoutMs);
+    });
+    try {
+      return await Promise.race([call, timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 }
 
-export async function readDisks(options: ReadDisksOptions = {}): Promise<DiskStats[]> {
-  const timeoutMs = options.statfsTimeoutMs ?? 2000;
-  const mounts = diskMounts(await readMountinfo(options.mountinfoPath));
-  const measured = await Promise.all(
-    mounts.map(async (mount): Promise<DiskStats | undefined> => {
-      try {
-        const fs = await statfsWithin(mount.mountPoint, timeoutMs);
-        // Like df without -a: a file system without blocks holds no data (cgroup, binfmt_misc...).
-        if (fs.blocks === 0n) return undefined;
-        return {
-          Device: mount.source,
-          Type: mount.type,
-          MountPoint: mount.mountPoint,
-          FreeSpace: Number(fs.bfree * fs.bsize),
-          AvailableSpace: Number(fs.bavail * fs.bsize),
-          DiskSize: Number(fs.blocks * fs.bsize),
-        };
-      } catch (err) {
-        options.onSkipped?.(mount.mountPoint, errorMessage(err));
-        return undefined;
-      }
-    }),
-  );
-  return measured.filter((d): d is DiskStats => d !== undefined);
+/** One reading with its own memory of stuck mounts: for a single use; a service that reads
+ * repeatedly keeps one DiskReader. */
+export function readDisks(options: ReadDisksOptions = {}): Promise<DiskStats[]> {
+  return new DiskReader(options).read();
 }

@@ -5,6 +5,7 @@ import { execFile } from 'node:child_process';
 import { mkdir, realpath, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import type { DiskStats } from '../../src/api.js';
@@ -172,5 +173,29 @@ describe('disks on this machine', () => {
       assert.equal(covered?.Device, 'ac-disks-test');
       assert.equal(covered?.FreeSpace, 7 * 1024 * 1024);
     });
+  });
+});
+
+describe('disks with a file system that never answers', () => {
+  it('gives up on its statfs once, then leaves it out while that call is pending, so fs calls keep their threads', async () => {
+    // In a mount namespace of its own, so no other process (a df of another test) meets the hung mount.
+    const root = fileURLToPath(new URL('../..', import.meta.url));
+    const child = fileURLToPath(new URL('./hung-mount.child.ts', import.meta.url));
+    const { stdout } = await run('unshare', ['--mount', '--propagation', 'private', process.execPath, '--import', 'tsx', child], {
+      cwd: root,
+      env: { ...process.env, UV_THREADPOOL_SIZE: '4' },
+      // Without the fix the child hangs for good (every thread stuck); fail rather than wait forever.
+      timeout: 120_000,
+    });
+    const seen = JSON.parse(stdout) as { mountPoint: string; skips: string[]; measuredOthers: number[]; fsCallWorked: boolean; stuckWhileHung: string[] };
+    assert.equal(seen.skips.length, 9, JSON.stringify(seen.skips));
+    assert.equal(seen.skips[0], 'statfs did not return within 200 ms');
+    for (const reason of seen.skips.slice(1, 8)) assert.equal(reason, 'an earlier statfs of it has not returned yet');
+    // Once the call failed, the mount was measured again (and failed as a dead FUSE mount does).
+    assert.match(seen.skips[8]!, /ENOTCONN/);
+    assert.equal(seen.fsCallWorked, true);
+    assert.deepEqual(seen.stuckWhileHung, [seen.mountPoint]);
+    // The other file systems were measured every time.
+    assert.ok(seen.measuredOthers.every((n) => n > 0 && n === seen.measuredOthers[0]), JSON.stringify(seen.measuredOthers));
   });
 });
