@@ -210,8 +210,17 @@ export class DockerEngine {
   /** True when the engine has the image locally. */
   async hasImage(image: string): Promise<boolean> {
     try {
-      // dockerode's image inspect takes no abort signal: the deadline still answers in time.
-      await this.call('image inspect failed', (d) => d.getImage(checkedImage(image)).inspect());
+      // Through the modem: dockerode's image inspect does not pass an abort signal on.
+      await this.call(
+        'image inspect failed',
+        (d, abortSignal) =>
+          new Promise((resolve, reject) =>
+            d.modem.dial(
+              { path: `/images/${checkedImage(image)}/json`, method: 'GET', options: {}, abortSignal, statusCodes: { 200: true, 404: 'no such image', 500: 'server error' } },
+              (err, data) => (err ? reject(err) : resolve(data)),
+            ),
+          ),
+      );
       return true;
     } catch (err) {
       // 400: a reference the engine cannot parse names no image it has.

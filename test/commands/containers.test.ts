@@ -494,7 +494,10 @@ describe('containers with an engine that does not answer', () => {
     // registry download), and has no local copy of the image.
     const socketPath = join(dir.path, 'stalled.sock');
     let pullClosed = false;
+    const open = new Set<Socket>();
     const server = createHttpServer((request, response) => {
+      // An engine that hangs on this image's inspection.
+      if (request.url?.includes('/images/hangs/json')) return;
       if (request.method === 'POST' && request.url?.includes('/images/create')) {
         response.writeHead(200, { 'Content-Type': 'application/json' });
         response.write(`${JSON.stringify({ status: 'Pulling from library/busybox', id: 'latest' })}\n`);
@@ -504,9 +507,13 @@ describe('containers with an engine that does not answer', () => {
       response.writeHead(404, { 'Content-Type': 'application/json' });
       response.end(JSON.stringify({ message: 'No such image: busybox:latest' }));
     });
+    server.on('connection', (socket: Socket) => {
+      open.add(socket);
+      socket.on('close', () => open.delete(socket));
+    });
     await new Promise<void>((resolve) => server.listen(socketPath, resolve));
     const t = await startTestAgent(broker.url, {}, {
-      featureOptions: { containers: { socketPath, engineCallTimeoutMs: 30_000, pullTimeoutMs: 500, dockerConfigPath: join(dir.path, 'config.json') } },
+      featureOptions: { containers: { socketPath, engineCallTimeoutMs: 2000, pullTimeoutMs: 500, dockerConfigPath: join(dir.path, 'config.json') } },
     });
     const progress: string[] = [];
     await t.client.follow(topics.containersProgress(t.agent.base), (_topic, payload) => progress.push(payload.toString()));
@@ -516,6 +523,11 @@ describe('containers with an engine that does not answer', () => {
       assert.equal(reply.message, 'pull of busybox failed: not done within 500 ms (and there is no local copy of busybox)');
       await waitFor(() => pullClosed, 'the stalled pull connection to close');
       await waitFor(() => progress.some((p) => p.includes('pull failed')), 'the pull failure on the progress topic');
+      // The look for a local copy has the call deadline too.
+      const hangs = await t.client.callRaw('containers/action', JSON.stringify({ action: 'run', image: 'hangs' }), 30_000);
+      assert.ok(!hangs.ok);
+      assert.equal(hangs.message, `no container engine at ${socketPath}: image inspect failed: no answer within 2 s`);
+      await waitFor(() => open.size === 0, 'every connection to the engine to close');
       assert.ok((await t.client.call('status', {})).ok);
     } finally {
       await t.stop();
