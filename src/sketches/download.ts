@@ -21,8 +21,11 @@ export interface DownloadRequest {
   folder: string;
   maxBytes: number;
   publicKey: KeyObject;
-  /** Connect and idle time-out (no data for this long); there is no limit on the whole transfer. */
+  /** Connect and idle time-out (no data for this long). */
   timeoutMs?: number;
+  /** Limit on the whole transfer, file and signature (default: none): a server that trickles a
+   * byte now and then never trips the idle time-out. */
+  deadlineMs?: number;
   signal?: AbortSignal;
   /** Where http_proxy / https_proxy / all_proxy / no_proxy are read (default: process.env). */
   env?: NodeJS.ProcessEnv;
@@ -47,15 +50,22 @@ const maxSignatureBytes = 64 * 1024;
 export async function downloadVerified(req: DownloadRequest): Promise<VerifiedDownload> {
   checkHttpUrl(req.url);
   const expectedSignatureBytes = signatureLength(req.publicKey);
+  const deadline = req.deadlineMs === undefined ? undefined : AbortSignal.timeout(req.deadlineMs);
+  const signal = deadline && req.signal ? AbortSignal.any([req.signal, deadline]) : deadline ?? req.signal;
+  const describeFailure = (err: unknown) => {
+    if (deadline?.aborted) return `not finished within ${req.deadlineMs} ms`;
+    if (signal?.aborted) return 'cancelled';
+    return describeError(err);
+  };
   const fetchOptions: FetchOptions = {
     token: req.token,
     timeoutMs: req.timeoutMs ?? defaultDownloadTimeoutMs,
-    signal: req.signal,
+    signal,
     env: req.env ?? process.env,
     ca: req.ca,
   };
 
-  const response = await step('download failed', () => openResponse(req.url, fetchOptions), req.signal);
+  const response = await step('download failed', () => openResponse(req.url, fetchOptions), describeFailure);
   const declared = Number(response.headers['content-length']);
   if (Number.isFinite(declared) && declared > req.maxBytes) {
     response.destroy();
@@ -102,9 +112,9 @@ export async function downloadVerified(req: DownloadRequest): Promise<VerifiedDo
       out.destroy();
       if (writeError) throw savingFailed();
       if (err instanceof CommandError) throw err;
-      throw new CommandError(`download failed: ${describeFailure(err, req.signal)}`, { cause: err });
+      throw new CommandError(`download failed: ${describeFailure(err)}`, { cause: err });
     }
-    const signature = await step('signature download failed', () => fetchSmall(`${req.url}.sig`, fetchOptions, maxSignatureBytes), req.signal);
+    const signature = await step('signature download failed', () => fetchSmall(`${req.url}.sig`, fetchOptions, maxSignatureBytes), describeFailure);
     if (signature.length !== expectedSignatureBytes) {
       throw new CommandError(`signature check failed: the signature has ${signature.length} bytes, the key expects ${expectedSignatureBytes}`);
     }
@@ -168,17 +178,16 @@ function tooLarge(maxBytes: number): CommandError {
 }
 
 /** Runs one step; any failure that is not already a CommandError becomes one prefixed with `label`. */
-async function step<T>(label: string, run: () => Promise<T>, signal?: AbortSignal): Promise<T> {
+async function step<T>(label: string, run: () => Promise<T>, describe: (err: unknown) => string): Promise<T> {
   try {
     return await run();
   } catch (err) {
     if (err instanceof CommandError) throw err;
-    throw new CommandError(`${label}: ${describeFailure(err, signal)}`, { cause: err });
+    throw new CommandError(`${label}: ${describe(err)}`, { cause: err });
   }
 }
 
-function describeFailure(err: unknown, signal: AbortSignal | undefined): string {
-  if (signal?.aborted) return 'cancelled';
+function describeError(err: unknown): string {
   const code = (err as NodeJS.ErrnoException).code;
   if (code === 'ECONNRESET' || errorMessage(err) === 'aborted') return 'the connection was cut before the end of the file';
   return errorMessage(err);

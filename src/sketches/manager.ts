@@ -11,12 +11,13 @@ import { formatError, topics, type RequestOf, type SketchState, type SketchStatu
 import { CommandError } from '../errors.js';
 import type { AgentContext, Feature } from '../feature.js';
 import { errorMessage } from '../log.js';
+import type { WritableMount } from '../system/ro-fs.js';
 import { downloadVerified, removeStaleDownloads } from './download.js';
 import { DropFolder } from './drop-folder.js';
 import { sketchEnvironment } from './environment.js';
-import { checkFileName, sketchFilePath } from './names.js';
+import { checkFileName, isFileName, sketchFilePath } from './names.js';
 import { SketchOutput, type SketchOutputOptions } from './output.js';
-import { SketchProcess, type SketchExit } from './process.js';
+import { SketchProcess, SketchStopError, type SketchExit } from './process.js';
 import { MessageRateLimiter } from './rate-limit.js';
 import { loadSignatureKey } from './signature.js';
 import type { SketchStatusSource } from './status-source.js';
@@ -34,6 +35,12 @@ export interface SketchManagerOptions {
   dropSettleMs?: number;
   /** Connect and idle time-out of sketch downloads (default 30 s). */
   downloadTimeoutMs?: number;
+  /** Limit on a whole sketch download, signature included (default 10 minutes). */
+  downloadDeadlineMs?: number;
+  /** STOP gives up on a process still there this long after SIGKILL (default 10 s). */
+  killWaitMs?: number;
+  /** -check_ro_fs: every write of the manager to disk runs through it. */
+  writable?: WritableMount;
   /** Paces the output of all sketches (default: the original's 1,000 a day, then slower). */
   limiter?: MessageRateLimiter;
   output?: Pick<SketchOutputOptions, 'maxMessageBytes' | 'flushDelayMs' | 'highWaterBytes' | 'maxInFlight'>;
@@ -72,6 +79,10 @@ export class SketchManager implements Feature, SketchStatusSource {
   private dropFolder: DropFolder | undefined;
   private startCounter = 0;
   private stopping = false;
+  /** Names of sketch files being installed, with the id installing each: reserved before the first
+   * await, so two uploads can never both decide a name is free. */
+  private readonly reservedNames = new Map<string, string>();
+  private readonly nameClaims = new Map<string, number>();
   private readonly stdinTopic: string;
   private readonly sketchStdinFilter: string;
 
@@ -119,11 +130,14 @@ export class SketchManager implements Feature, SketchStatusSource {
 
   async start(): Promise<void> {
     const { settings, router, bus, log } = this.context;
-    await mkdir(this.sketchesDir, { recursive: true, mode: 0o700 });
-    await chmod(this.sketchesDir, 0o700);
+    this.table = await this.writing(async () => {
+      await mkdir(this.sketchesDir, { recursive: true, mode: 0o700 });
+      await chmod(this.sketchesDir, 0o700);
+      for (const name of await removeStaleDownloads(this.sketchesDir)) log.info(`removed ${name}, left by an interrupted download`);
+      // Opening removes temp files of an interrupted table write.
+      return SketchTable.open(this.tableFile, { log });
+    });
     this.environment = sketchEnvironment({ settings, sketchesDir: this.sketchesDir, base: this.options.environment });
-    for (const name of await removeStaleDownloads(this.sketchesDir)) log.info(`removed ${name}, left by an interrupted download`);
-    this.table = await SketchTable.open(this.tableFile, { log });
     for (const record of this.table.list()) {
       this.sketches.set(record.id, { ...record, state: 'STOPPED', stopRequested: false, startedAt: 0 });
     }
@@ -164,14 +178,17 @@ export class SketchManager implements Feature, SketchStatusSource {
   }
 
   async stop(): Promise<void> {
+    // From here no command starts a process (spawn refuses) and queued ones are refused, so once
+    // the running ones are done nothing can start behind the loop below.
     this.stopping = true;
     this.abort.abort();
     await this.dropFolder?.stop().catch(() => {});
-    const { bus } = this.context;
+    const { bus, log } = this.context;
     await bus.unsubscribe(this.stdinTopic).catch(() => {});
     await bus.unsubscribe(this.sketchStdinFilter).catch(() => {});
+    await Promise.all([...this.locks.values()]);
     // The desired states stay as they are: the next start brings the same sketches back.
-    await Promise.all([...this.sketches.values()].map((s) => this.stopProcess(s)));
+    await Promise.all([...this.sketches.values()].map((s) => this.stopProcess(s).catch((err) => log.error(errorMessage(err)))));
     for (const output of this.outputs) output.close();
     await Promise.race([Promise.all(this.draining), new Promise((r) => setTimeout(r, 2000).unref())]);
   }
@@ -188,42 +205,56 @@ export class SketchManager implements Feature, SketchStatusSource {
     }
     checkFileName(request.id, 'sketch id');
     const finalPath = sketchFilePath(this.sketchesDir, request.name);
-    return this.exclusive(request.id, async () => {
-      this.refuseNameClash(request.id, request.name);
-      const download = await downloadVerified({
-        url: request.url,
-        token: request.token,
-        folder: this.sketchesDir,
-        maxBytes: settings.max_sketch_size,
-        publicKey,
-        timeoutMs: this.options.downloadTimeoutMs,
-        signal: this.abort.signal,
+    this.refuseWhileStopping();
+    const release = this.reserveName(request.id, request.name);
+    try {
+      // The temp file is written in the sketches folder, so the download needs it writable too.
+      return await this.writing(async () => {
+        // Outside the sketch's lock: a slow server must not hold up STOP or DELETE of it.
+        const download = await downloadVerified({
+          url: request.url,
+          token: request.token,
+          folder: this.sketchesDir,
+          maxBytes: settings.max_sketch_size,
+          publicKey,
+          timeoutMs: this.options.downloadTimeoutMs,
+          deadlineMs: this.options.downloadDeadlineMs ?? 10 * 60_000,
+          signal: this.abort.signal,
+        });
+        log.info(`sketch ${request.id} (${request.name}): ${download.bytes} bytes downloaded and verified`);
+        let installed = false;
+        try {
+          return await this.exclusive(request.id, async () => {
+            this.refuseNameClash(request.id, request.name);
+            const previous = this.sketches.get(request.id);
+            try {
+              await chmod(download.tempPath, 0o700);
+              // Linux lets a running program's file be replaced (it keeps the old one open), so the
+              // previous sketch is only stopped once the new file is in place.
+              await rename(download.tempPath, finalPath);
+              installed = true;
+            } catch (err) {
+              throw new CommandError(`installing the sketch failed: ${errorMessage(err)}`);
+            }
+            if (previous) await this.stopProcess(previous);
+            if (previous && previous.name !== request.name) {
+              await unlink(sketchFilePath(this.sketchesDir, previous.name)).catch(() => {});
+            }
+            const sketch = previous ?? this.newSketch(request.id, request.name);
+            sketch.name = request.name;
+            sketch.lastExit = undefined;
+            this.sketches.set(sketch.id, sketch);
+            await this.remember(sketch, 'RUNNING');
+            const pid = await this.spawn(sketch);
+            return `Sketch started with PID ${pid}`;
+          });
+        } finally {
+          if (!installed) await unlink(download.tempPath).catch(() => {});
+        }
       });
-      log.info(`sketch ${request.id} (${request.name}): ${download.bytes} bytes downloaded and verified`);
-      const previous = this.sketches.get(request.id);
-      try {
-        this.refuseNameClash(request.id, request.name);
-        await chmod(download.tempPath, 0o700);
-        // Linux lets a running program's file be replaced (it keeps the old one open), so the
-        // previous sketch is only stopped once the new file is in place.
-        await rename(download.tempPath, finalPath);
-      } catch (err) {
-        await unlink(download.tempPath).catch(() => {});
-        if (err instanceof CommandError) throw err;
-        throw new CommandError(`installing the sketch failed: ${errorMessage(err)}`);
-      }
-      if (previous) await this.stopProcess(previous);
-      if (previous && previous.name !== request.name) {
-        await unlink(sketchFilePath(this.sketchesDir, previous.name)).catch(() => {});
-      }
-      const sketch = previous ?? this.newSketch(request.id, request.name);
-      sketch.name = request.name;
-      sketch.lastExit = undefined;
-      this.sketches.set(sketch.id, sketch);
-      await this.remember(sketch, 'RUNNING');
-      const pid = await this.spawn(sketch);
-      return `Sketch started with PID ${pid}`;
-    });
+    } finally {
+      release();
+    }
   }
 
   async command(request: RequestOf<'sketch'>): Promise<string> {
@@ -259,10 +290,12 @@ export class SketchManager implements Feature, SketchStatusSource {
           break;
         case 'DELETE':
           await this.stopProcess(sketch);
-          await unlink(sketchFilePath(this.sketchesDir, sketch.name)).catch((err: NodeJS.ErrnoException) => {
-            if (err.code !== 'ENOENT') throw new CommandError(`cannot remove the sketch file: ${err.message}`);
+          await this.writing(async () => {
+            await unlink(sketchFilePath(this.sketchesDir, sketch.name)).catch((err: NodeJS.ErrnoException) => {
+              if (err.code !== 'ENOENT') throw new CommandError(`cannot remove the sketch file: ${err.message}`);
+            });
+            await this.table?.remove(id);
           });
-          await this.table?.remove(id);
           this.sketches.delete(id);
           this.changed();
           break;
@@ -282,12 +315,52 @@ export class SketchManager implements Feature, SketchStatusSource {
     for (const other of this.sketches.values()) {
       if (other.id !== id && other.name === name) throw new CommandError(`sketch name ${name} is already used by sketch ${other.id}`);
     }
+    const installer = this.reservedNames.get(name);
+    if (installer !== undefined && installer !== id) throw new CommandError(`sketch name ${name} is being installed by sketch ${installer}`);
+  }
+
+  /**
+   * Claims `name` for `id` until the returned release is called; synchronous, so a clash is
+   * caught before either upload awaits anything. The same id may claim it again (a repeated
+   * upload waits for the first on the sketch's lock).
+   */
+  private reserveName(id: string, name: string): () => void {
+    this.refuseNameClash(id, name);
+    const claims = this.nameClaims.get(name) ?? 0;
+    this.reservedNames.set(name, id);
+    this.nameClaims.set(name, claims + 1);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const left = (this.nameClaims.get(name) ?? 1) - 1;
+      if (left > 0) {
+        this.nameClaims.set(name, left);
+      } else {
+        this.nameClaims.delete(name);
+        this.reservedNames.delete(name);
+      }
+    };
+  }
+
+  private refuseWhileStopping(): void {
+    if (this.stopping) throw new CommandError('the agent is shutting down');
+  }
+
+  /** Runs a write to disk with the file system writable (-check_ro_fs). */
+  private writing<T>(work: () => Promise<T>): Promise<T> {
+    return this.options.writable ? this.options.writable.around(work) : work();
   }
 
   /** Runs `work` after every earlier command on the same sketch id finished. */
   private exclusive<T>(id: string, work: () => Promise<T>): Promise<T> {
     const before = this.locks.get(id) ?? Promise.resolve();
-    const result = before.then(work, work);
+    const guarded = async () => {
+      // Queued before a shutdown began; stop() waits for it, so it must not start anything.
+      this.refuseWhileStopping();
+      return work();
+    };
+    const result = before.then(guarded, guarded);
     const tail = result.catch(() => {});
     this.locks.set(id, tail);
     void tail.then(() => {
@@ -299,19 +372,22 @@ export class SketchManager implements Feature, SketchStatusSource {
   private async remember(sketch: Sketch, desired: DesiredState): Promise<void> {
     sketch.desired = desired;
     try {
-      await this.table!.put({ id: sketch.id, name: sketch.name, desired });
+      await this.writing(() => this.table!.put({ id: sketch.id, name: sketch.name, desired }));
     } catch (err) {
       throw new CommandError(`the sketch table could not be saved: ${errorMessage(err)}`);
     }
   }
 
   private async spawn(sketch: Sketch): Promise<number> {
+    // Checked again after the await below: a shutdown may have begun meanwhile.
+    this.refuseWhileStopping();
     const file = sketchFilePath(this.sketchesDir, sketch.name);
     try {
       await access(file, fsConstants.X_OK);
     } catch {
       throw new CommandError(`the file of sketch ${sketch.id} (${sketch.name}) is missing or not executable`);
     }
+    this.refuseWhileStopping();
     const { bus, base, log } = this.context;
     let child: SketchProcess;
     try {
@@ -321,6 +397,7 @@ export class SketchManager implements Feature, SketchStatusSource {
         env: this.environment,
         stopGraceMs: this.options.stopGraceMs,
         pauseGraceMs: this.options.pauseGraceMs,
+        killWaitMs: this.options.killWaitMs,
       });
     } catch (err) {
       throw new CommandError(`sketch ${sketch.id} could not be started: ${errorMessage(err)}`);
@@ -366,7 +443,14 @@ export class SketchManager implements Feature, SketchStatusSource {
     const child = sketch.process;
     if (!child) return;
     sketch.stopRequested = true;
-    await child.stop();
+    try {
+      await child.stop();
+    } catch (err) {
+      if (!(err instanceof SketchStopError)) throw err;
+      // Its state stays what it was: the process is still there, and STOP may be tried again.
+      this.context.log.error(`sketch ${sketch.id}: ${err.message}`);
+      throw new CommandError(`sketch ${sketch.id} could not be stopped: ${err.message}`);
+    }
     // ended() ran when the exit was reported; this covers a sketch replaced meanwhile.
     if (sketch.process === child) {
       sketch.process = undefined;
@@ -404,10 +488,15 @@ export class SketchManager implements Feature, SketchStatusSource {
       if (!entry.isFile()) continue;
       if (entry.name.startsWith('.')) {
         // A drop that a crash interrupted.
-        if (/^\.drop-[0-9a-f]+\.tmp$/.test(entry.name)) await unlink(join(this.sketchesDir, entry.name)).catch(() => {});
+        if (/^\.drop-[0-9a-f]+\.tmp$/.test(entry.name)) await this.writing(() => unlink(join(this.sketchesDir, entry.name))).catch(() => {});
         continue;
       }
       if (known.has(entry.name) || this.sketches.has(entry.name)) continue;
+      // Its name could not be an id (it would be a wildcard in B/sketches/<id>/stdout).
+      if (!isFileName(entry.name)) {
+        this.context.log.warn(`file ${JSON.stringify(entry.name)} in the sketches folder is not listed: not a valid sketch id`);
+        continue;
+      }
       this.sketches.set(entry.name, this.newSketch(entry.name, entry.name));
     }
   }
@@ -419,37 +508,43 @@ export class SketchManager implements Feature, SketchStatusSource {
    */
   private async installDropped(path: string): Promise<void> {
     const { log } = this.context;
-    await this.exclusive(droppedSketchId, async () => {
-      this.refuseNameClash(droppedSketchId, droppedSketchId);
-      const temp = join(this.sketchesDir, `.drop-${randomBytes(8).toString('hex')}.tmp`);
-      try {
-        await rename(path, temp);
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'EXDEV') throw err;
-        // Another file system (a USB stick): copied as a stream, then removed from the drop folder.
+    this.refuseWhileStopping();
+    const release = this.reserveName(droppedSketchId, droppedSketchId);
+    try {
+      await this.writing(() => this.exclusive(droppedSketchId, async () => {
+        this.refuseNameClash(droppedSketchId, droppedSketchId);
+        const temp = join(this.sketchesDir, `.drop-${randomBytes(8).toString('hex')}.tmp`);
         try {
-          await pipeline(createReadStream(path), createWriteStream(temp, { flags: 'wx', mode: 0o700 }));
-        } catch (copyErr) {
-          await unlink(temp).catch(() => {});
-          throw copyErr;
+          await rename(path, temp);
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code !== 'EXDEV') throw err;
+          // Another file system (a USB stick): copied as a stream, then removed from the drop folder.
+          try {
+            await pipeline(createReadStream(path), createWriteStream(temp, { flags: 'wx', mode: 0o700 }));
+          } catch (copyErr) {
+            await unlink(temp).catch(() => {});
+            throw copyErr;
+          }
+          await unlink(path);
         }
-        await unlink(path);
-      }
-      const previous = this.sketches.get(droppedSketchId);
-      try {
-        await chmod(temp, 0o700);
-        await rename(temp, sketchFilePath(this.sketchesDir, droppedSketchId));
-      } catch (err) {
-        await unlink(temp).catch(() => {});
-        throw err;
-      }
-      if (previous) await this.stopProcess(previous);
-      const sketch = previous ?? this.newSketch(droppedSketchId, droppedSketchId);
-      sketch.lastExit = undefined;
-      this.sketches.set(droppedSketchId, sketch);
-      await this.remember(sketch, 'RUNNING');
-      const pid = await this.spawn(sketch);
-      log.info(`dropped file installed as ${droppedSketchId}, pid ${pid}`);
-    });
+        const previous = this.sketches.get(droppedSketchId);
+        try {
+          await chmod(temp, 0o700);
+          await rename(temp, sketchFilePath(this.sketchesDir, droppedSketchId));
+        } catch (err) {
+          await unlink(temp).catch(() => {});
+          throw err;
+        }
+        if (previous) await this.stopProcess(previous);
+        const sketch = previous ?? this.newSketch(droppedSketchId, droppedSketchId);
+        sketch.lastExit = undefined;
+        this.sketches.set(droppedSketchId, sketch);
+        await this.remember(sketch, 'RUNNING');
+        const pid = await this.spawn(sketch);
+        log.info(`dropped file installed as ${droppedSketchId}, pid ${pid}`);
+      }));
+    } finally {
+      release();
+    }
   }
 }

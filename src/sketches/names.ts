@@ -17,6 +17,18 @@ export function checkFileName(value: string, what = 'name'): void {
   if (value.startsWith('.')) throw new CommandError(`${what} ${JSON.stringify(value)} starts with "."`);
   if (/[\x00-\x1f\x7f]/.test(value)) throw new CommandError(`${what} ${JSON.stringify(value)} contains a control character`);
   if (Buffer.byteLength(value) > maxNameBytes) throw new CommandError(`${what} is longer than ${maxNameBytes} bytes`);
+  // An id goes into the topic B/sketches/<id>/stdout, where these are MQTT wildcards.
+  if (/[+#]/.test(value)) throw new CommandError(`${what} ${JSON.stringify(value)} contains "+" or "#"`);
+}
+
+/** Whether `value` passes checkFileName. */
+export function isFileName(value: string): boolean {
+  try {
+    checkFileName(value);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** Absolute path of a sketch file inside sketchesDir; CommandError for anything that could leave it. */

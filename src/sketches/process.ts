@@ -17,6 +17,14 @@ export interface SketchExit {
 
 export type ProcessState = 'running' | 'paused' | 'exited';
 
+/** STOP gave up: the program is still there after SIGKILL (stuck in the kernel). */
+export class SketchStopError extends Error {
+  constructor(readonly pid: number, waitedMs: number) {
+    super(`process ${pid} is still there ${waitedMs} ms after SIGTERM (SIGKILL did not end it; stuck in uninterruptible sleep?)`);
+    this.name = 'SketchStopError';
+  }
+}
+
 export interface SketchProcessOptions {
   file: string;
   args?: string[];
@@ -26,6 +34,9 @@ export interface SketchProcessOptions {
   stopGraceMs?: number;
   /** How long PAUSE lets a sketch that handles SIGTSTP stop itself before SIGSTOP (default 300 ms). */
   pauseGraceMs?: number;
+  /** How long STOP still waits after SIGKILL before it gives up on a process that cannot die
+   * (uninterruptible sleep, a frozen cgroup) (default 10 s). */
+  killWaitMs?: number;
   cols?: number;
   rows?: number;
 }
@@ -72,10 +83,12 @@ export class SketchProcess {
   private exitWatch: NodeJS.Timeout | undefined;
   private readonly stopGraceMs: number;
   private readonly pauseGraceMs: number;
+  private readonly killWaitMs: number;
 
   private constructor(options: SketchProcessOptions) {
     this.stopGraceMs = options.stopGraceMs ?? 3000;
     this.pauseGraceMs = options.pauseGraceMs ?? 300;
+    this.killWaitMs = options.killWaitMs ?? 10_000;
     this.pty = spawn(options.file, options.args ?? [], {
       name: 'xterm',
       cols: options.cols ?? 80,
@@ -210,23 +223,31 @@ export class SketchProcess {
     this.current = 'running';
   }
 
-  /** SIGTERM to the group, SIGKILL after the grace period; resolves once the program ended. */
+  /**
+   * SIGTERM to the group, SIGKILL after the grace period; resolves once the program ended. Rejects
+   * with SketchStopError when it is still there killWaitMs after SIGKILL: the caller holds the
+   * sketch's lock meanwhile, so waiting for ever would block every later command on it.
+   */
   async stop(): Promise<SketchExit> {
     if (this.current !== 'exited') {
+      const started = Date.now();
       this.signalGroup('SIGTERM');
       // A suspended program only acts on SIGTERM once it runs again.
       this.signalGroup('SIGCONT');
-      const deadline = Date.now() + this.stopGraceMs;
+      const killAt = started + this.stopGraceMs;
+      const giveUpAt = killAt + this.killWaitMs;
       let killed = false;
       while (!this.hasExited()) {
         if (!this.alive()) {
           await this.endTerminalSoon();
           break;
         }
-        if (!killed && Date.now() >= deadline) {
+        const now = Date.now();
+        if (!killed && now >= killAt) {
           this.signalGroup('SIGKILL');
           killed = true;
         }
+        if (now >= giveUpAt) throw new SketchStopError(this.pid, now - started);
         await sleep(5);
       }
       await this.exited;

@@ -185,6 +185,17 @@ describe('downloadVerified', () => {
     }
   });
 
+  it('gives up at deadlineMs while a slow server keeps sending, and still honours a caller signal', async () => {
+    server.behave('/good.bin', { kind: 'slow', chunkBytes: 16 * 1024, everyMs: 50 });
+    try {
+      // Each pause is far below the idle time-out; only the overall deadline can end it.
+      await rejectsWith(request({ timeoutMs: 5_000, deadlineMs: 200 }), /^download failed: not finished within 200 ms$/);
+      await rejectsWith(request({ deadlineMs: 60_000, signal: AbortSignal.abort() }), /^download failed: cancelled$/);
+    } finally {
+      server.clear('/good.bin');
+    }
+  });
+
   it('can be cancelled with an AbortSignal', async () => {
     server.behave('/good.bin', { kind: 'stall', afterBytes: 4096 });
     try {

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { CommandError } from '../../src/errors.js';
-import { checkFileName, sketchFilePath } from '../../src/sketches/names.js';
+import { checkFileName, isFileName, sketchFilePath } from '../../src/sketches/names.js';
 
 describe('sketchFilePath', () => {
   const folder = join('/var/lib/arduino-connector', 'sketches');
@@ -32,6 +32,10 @@ describe('sketchFilePath', () => {
     ['.download-1234.part', /starts with "\."/],
     ['line\nbreak', /control character/],
     ['x'.repeat(256), /longer than 255 bytes/],
+    // MQTT wildcards: an id goes into the topic B/sketches/<id>/stdout.
+    ['a+b', /"\+" or "#"/],
+    ['+', /"\+" or "#"/],
+    ['c#', /"\+" or "#"/],
   ];
   for (const [name, message] of refused) {
     it(`refuses ${JSON.stringify(name.length > 40 ? `${name.slice(0, 10)}…` : name)}`, () => {
@@ -45,5 +49,11 @@ describe('sketchFilePath', () => {
 
   it('checkFileName names what it checks in the message', () => {
     assert.throws(() => checkFileName('a/b', 'sketch id'), /^CommandError: sketch id "a\/b" contains "\/"$|sketch id "a\/b" contains "\/"/);
+  });
+
+  it('isFileName says whether checkFileName would accept', () => {
+    assert.equal(isFileName('blink'), true);
+    assert.equal(isFileName('a#b'), false);
+    assert.equal(isFileName('../x'), false);
   });
 });
