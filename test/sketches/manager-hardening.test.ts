@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, readdir, readFile, rmdir, stat, writeFile } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rmdir, stat, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -61,7 +61,7 @@ async function startGatedServer(folder: string): Promise<GatedServer> {
       const gate = gates.get(name);
       if (gate) {
         const head = Buffer.alloc(16);
-        const handle = await import('node:fs/promises').then((fs) => fs.open(file));
+        const handle = await open(file);
         await handle.read(head, 0, 16, 0);
         await handle.close();
         res.write(head);
