@@ -65,7 +65,7 @@ export class Agent {
     // One guard for every command that writes to "/" (-check_ro_fs), so overlapping commands
     // never remount read-only under each other.
     const writable = new WritableMount({ enabled: settings.check_ro_fs });
-    const sketches = new SketchManager(ctx('sketches'), options.featureOptions?.sketches);
+    const sketches = new SketchManager(ctx('sketches'), { writable, ...options.featureOptions?.sketches });
     this.features.push(
       new StatusCommands(ctx('status'), sketches),
       new Heartbeat({ bus: this.connection, base: this.base, log: log.child('heartbeat'), intervalSeconds: settings.heartbeat_interval }),
