@@ -5,8 +5,9 @@ import { Agent } from '../agent.js';
 import { ConfigError } from '../errors.js';
 import { createLogger, errorMessage, type LogLevel, type Logger } from '../log.js';
 import { callUsage } from './call-usage.js';
-import { applyProxyEnvironment, DEFAULT_CONFIG_FILE, loadSettings, parseArgs, settingsHelp, type FlagDefinition, type ParsedArgs } from './options.js';
+import { DEFAULT_CONFIG_FILE, loadSettings, parseArgs, settingsHelp, type FlagDefinition, type ParsedArgs } from './options.js';
 import type { Settings } from './settings.js';
+import { applyProxyEnvironment } from '../system/proxy-environment.js';
 
 const programFlags: FlagDefinition[] = [
   { name: 'help', takesValue: false, help: 'print this help' },

@@ -116,23 +116,6 @@ export async function loadSettings(options: LoadOptions): Promise<LoadedSettings
   return { settings: settings as Settings, configFile, sources };
 }
 
-/** Exports the proxy settings to this process (so child processes and HTTP clients inherit
- * them), with loopback always exempt so the local bus and local brokers stay direct. */
-export function applyProxyEnvironment(settings: Settings, env: NodeJS.ProcessEnv = process.env): void {
-  for (const key of ['http_proxy', 'https_proxy', 'all_proxy'] as const) {
-    const value = settings[key];
-    if (!value) continue;
-    env[key] = value;
-    env[key.toUpperCase()] = value;
-  }
-  if (settings.http_proxy || settings.https_proxy || settings.all_proxy) {
-    const existing = (env.no_proxy ?? env.NO_PROXY ?? '').split(',').map((s) => s.trim()).filter(Boolean);
-    const merged = [...new Set([...existing, 'localhost', '127.0.0.1', '::1'])].join(',');
-    env.no_proxy = merged;
-    env.NO_PROXY = merged;
-  }
-}
-
 export function settingsHelp(): string {
   const width = Math.max(...settingDefinitions.map((d) => d.key.length)) + 2;
   return settingDefinitions

@@ -5,6 +5,7 @@
 import { join } from 'node:path';
 import { settingDefinitions, type Settings } from '../cli/settings.js';
 import { ConfigError } from '../errors.js';
+import { applyProxyEnvironment } from '../system/proxy-environment.js';
 
 const variableName = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
@@ -47,16 +48,7 @@ export function sketchEnvironment(options: EnvironmentOptions): Record<string, s
     if (value !== undefined && !agentSecrets.has(key)) env[key] = value;
   }
   const { settings } = options;
-  const proxies: [string, string][] = [
-    ['http_proxy', settings.http_proxy],
-    ['https_proxy', settings.https_proxy],
-    ['all_proxy', settings.all_proxy],
-  ];
-  for (const [name, value] of proxies) {
-    if (!value) continue;
-    env[name] = value;
-    env[name.toUpperCase()] = value;
-  }
+  applyProxyEnvironment(settings, env);
   Object.assign(env, parseEnvVarsToLoad(settings.env_vars_to_load));
   const lib = join(options.sketchesDir, 'lib');
   const rest = (env.LD_LIBRARY_PATH ?? '').split(':').filter((p) => p !== '' && p !== lib);

@@ -7,6 +7,7 @@ import { basename, dirname, join } from 'node:path';
 import { writeFileAtomic } from '../system/atomic-file.js';
 import { errorMessage, silentLogger, type Logger } from '../log.js';
 import { checkFileName } from './names.js';
+import { SerialQueue } from '../system/serial-queue.js';
 
 export type DesiredState = 'RUNNING' | 'STOPPED' | 'PAUSED';
 
@@ -28,7 +29,7 @@ export class SketchTable {
   /** What is on disk; changed only after a write succeeded. */
   private records: Map<string, SketchRecord>;
   /** Writes run one after another so the file always ends up holding the latest table. */
-  private queue: Promise<unknown> = Promise.resolve();
+  private readonly writes = new SerialQueue();
 
   private constructor(private readonly file: string, records: SketchRecord[]) {
     this.records = new Map(records.map((r) => [r.id, r]));
@@ -84,9 +85,7 @@ export class SketchTable {
       await writeFileAtomic(this.file, `${JSON.stringify(content, null, 2)}\n`, { mode: 0o600 });
       this.records = next;
     };
-    const result = this.queue.then(run, run);
-    this.queue = result.catch(() => {});
-    return result;
+    return this.writes.run(run);
   }
 }
 

@@ -5,6 +5,7 @@
 import { CommandError } from '../errors.js';
 import { errorMessage } from '../log.js';
 import { RunTimeoutError, runCommand, tailOfOutput } from './run-command.js';
+import { SerialQueue } from './serial-queue.js';
 
 export type AptAction = 'install' | 'upgrade' | 'remove' | 'update';
 
@@ -64,23 +65,19 @@ export function aptGetArguments(action: AptAction, packages: readonly string[]):
 }
 
 export class AptGet {
-  private queue: Promise<unknown> = Promise.resolve();
-  private waiting = 0;
+  private readonly runs = new SerialQueue();
 
   constructor(private readonly options: AptGetOptions = {}) {}
 
   /** Runs waiting behind this one or running now. */
   get pending(): number {
-    return this.waiting;
+    return this.runs.pending;
   }
 
   /** Runs apt-get once every earlier run ended; resolves with its whole output, or throws a
    * CommandError carrying that output when apt-get fails. */
   run(request: AptRun): Promise<string> {
-    this.waiting++;
-    const turn = this.queue.then(() => this.execute(request));
-    this.queue = turn.catch(() => {}).finally(() => this.waiting--);
-    return turn;
+    return this.runs.run(() => this.execute(request));
   }
 
   private async execute({ action, packages, onLine }: AptRun): Promise<string> {

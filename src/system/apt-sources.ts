@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import type { Repository } from '../api.js';
 import { CommandError } from '../errors.js';
 import { writeFileAtomic } from './atomic-file.js';
+import { SerialQueue } from './serial-queue.js';
 
 export const MANAGED_FILE = 'managed.list';
 
@@ -262,7 +263,7 @@ interface SourceFile {
 }
 
 export class AptSources {
-  private queue: Promise<unknown> = Promise.resolve();
+  private readonly changes = new SerialQueue();
 
   /** `configDir` is apt's configuration folder (settings.apt_config_dir, default /etc/apt). */
   constructor(private readonly configDir: string) {}
@@ -273,9 +274,7 @@ export class AptSources {
 
   /** Changes one at a time, so two edits never read the same old file. */
   private exclusive<T>(work: () => Promise<T>): Promise<T> {
-    const turn = this.queue.then(work);
-    this.queue = turn.catch(() => {});
-    return turn;
+    return this.changes.run(work);
   }
 
   private async files(): Promise<SourceFile[]> {

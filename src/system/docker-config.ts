@@ -8,6 +8,7 @@ import { dirname, join } from 'node:path';
 import { CommandError } from '../errors.js';
 import { errorMessage, type Logger } from '../log.js';
 import { writeFileAtomic } from './atomic-file.js';
+import { SerialQueue } from './serial-queue.js';
 
 export interface RegistryCredentials {
   username: string;
@@ -40,7 +41,7 @@ type ConfigDocument = Record<string, unknown> & { auths?: Record<string, Record<
 
 export class DockerConfigFile {
   /** Writes are queued so two concurrent runs cannot lose each other's change. */
-  private queue: Promise<unknown> = Promise.resolve();
+  private readonly writes = new SerialQueue();
 
   constructor(
     readonly path: string,
@@ -124,8 +125,6 @@ export class DockerConfigFile {
       await mkdir(dirname(this.path), { recursive: true, mode: 0o700 });
       await writeFileAtomic(this.path, `${JSON.stringify(doc, null, '\t')}\n`, { mode: 0o600 });
     };
-    const next = this.queue.then(run, run);
-    this.queue = next.catch(() => {});
-    return next;
+    return this.writes.run(run);
   }
 }
