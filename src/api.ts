@@ -2,18 +2,22 @@
 // validator the agent runs before any handler) and its answer body. The agent's router and the
 // command-line client both use it, so a client cannot send what the agent would refuse.
 
-import { arrayOf, bool, int, jsonObject, object, oneOf, optional, str, type Infer, type Schema } from './schema.js';
+import { fileNameProblem } from './sketches/names.js';
+import { arrayOf, bool, int, jsonObject, object, oneOf, optional, str, ValidationError, type Infer, type Schema } from './schema.js';
 
 // ---- field rules shared by several commands -------------------------------------------------
 
-/** Sketch names and ids are file names in the sketches folder: nothing that could leave it. */
-export const fileName = str({
-  min: 1,
-  max: 255,
-  // "+" and "#" are MQTT wildcards: the id is part of the topic B/sketches/<id>/stdout.
-  pattern: /^(?!\.\.?$)[^/\\\0\n\r+#]+$/,
-  patternText: 'must be a plain file name (no "/", "\\", "+", "#", NUL, newline, "." or "..")',
-});
+/** Sketch names and ids are file names in the sketches folder: nothing that could leave it, no
+ * hidden file, nothing that breaks the topic B/sketches/<id>/stdout (the rule of sketches/names.ts,
+ * applied before any handler runs). */
+export const fileName: Schema<string> = {
+  parse(value, at) {
+    const text = str({ min: 1, max: 1024 }).parse(value, at);
+    const problem = fileNameProblem(text);
+    if (problem) throw new ValidationError(`${at}: not a plain file name (${problem})`);
+    return text;
+  },
+};
 
 /** Debian's package-name grammar, optionally `:arch`, then `=version` or `/release`. A leading
  * "-" can never match, so option injection into apt-get is impossible by construction. */

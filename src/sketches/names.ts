@@ -7,28 +7,35 @@ import { CommandError } from '../errors.js';
 /** Longest file name most Linux file systems accept, in bytes. */
 const maxNameBytes = 255;
 
+/** What makes `value` unfit as a sketch file name, said after the name's subject ("sketch id
+ * ..."), or undefined when it is a plain, visible file name. The request schema (src/api.ts) and
+ * the sketch store apply this one rule. */
+export function fileNameProblem(value: string): string | undefined {
+  const shown = JSON.stringify(value);
+  if (value === '') return 'is empty';
+  if (value.includes('\0')) return 'contains a NUL character';
+  if (value.includes('/')) return `${shown} contains "/"`;
+  if (value.includes('\\')) return `${shown} contains "\\"`;
+  if (value.includes('..')) return `${shown} contains ".."`;
+  // Dot-files are the agent's own (temporary downloads, the table's temp files).
+  if (value.startsWith('.')) return `${shown} starts with "."`;
+  if (/[\x00-\x1f\x7f]/.test(value)) return `${shown} contains a control character`;
+  if (Buffer.byteLength(value) > maxNameBytes) return `is longer than ${maxNameBytes} bytes`;
+  // An id goes into the topic B/sketches/<id>/stdout, where these are MQTT wildcards.
+  if (/[+#]/.test(value)) return `${shown} contains "+" or "#"`;
+  return undefined;
+}
+
 /** Throws a CommandError if `value` is not a plain, visible file name. `what` names it in the message. */
 export function checkFileName(value: string, what = 'name'): void {
-  if (typeof value !== 'string' || value === '') throw new CommandError(`${what} is empty`);
-  if (value.includes('\0')) throw new CommandError(`${what} contains a NUL character`);
-  if (value.includes('/')) throw new CommandError(`${what} ${JSON.stringify(value)} contains "/"`);
-  if (value.includes('..')) throw new CommandError(`${what} ${JSON.stringify(value)} contains ".."`);
-  // Dot-files are the agent's own (temporary downloads, the table's temp files).
-  if (value.startsWith('.')) throw new CommandError(`${what} ${JSON.stringify(value)} starts with "."`);
-  if (/[\x00-\x1f\x7f]/.test(value)) throw new CommandError(`${what} ${JSON.stringify(value)} contains a control character`);
-  if (Buffer.byteLength(value) > maxNameBytes) throw new CommandError(`${what} is longer than ${maxNameBytes} bytes`);
-  // An id goes into the topic B/sketches/<id>/stdout, where these are MQTT wildcards.
-  if (/[+#]/.test(value)) throw new CommandError(`${what} ${JSON.stringify(value)} contains "+" or "#"`);
+  if (typeof value !== 'string') throw new CommandError(`${what} is not a string`);
+  const problem = fileNameProblem(value);
+  if (problem) throw new CommandError(`${what} ${problem}`);
 }
 
 /** Whether `value` passes checkFileName. */
 export function isFileName(value: string): boolean {
-  try {
-    checkFileName(value);
-    return true;
-  } catch {
-    return false;
-  }
+  return fileNameProblem(value) === undefined;
 }
 
 /** Absolute path of a sketch file inside sketchesDir; CommandError for anything that could leave it. */
