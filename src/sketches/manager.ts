@@ -204,7 +204,8 @@ export class SketchManager implements Feature, SketchStatusSource {
       throw new CommandError(`upload refused, no sketch can be verified: ${errorMessage(err)}`);
     }
     checkFileName(request.id, 'sketch id');
-    const finalPath = sketchFilePath(this.sketchesDir, request.name);
+    // Refuses a name that could leave the folder before anything is downloaded.
+    sketchFilePath(this.sketchesDir, request.name);
     this.refuseWhileStopping();
     const release = this.reserveName(request.id, request.name);
     try {
@@ -222,34 +223,15 @@ export class SketchManager implements Feature, SketchStatusSource {
           signal: this.abort.signal,
         });
         log.info(`sketch ${request.id} (${request.name}): ${download.bytes} bytes downloaded and verified`);
-        let installed = false;
         try {
           return await this.exclusive(request.id, async () => {
             this.refuseNameClash(request.id, request.name);
-            const previous = this.sketches.get(request.id);
-            try {
-              await chmod(download.tempPath, 0o700);
-              // Linux lets a running program's file be replaced (it keeps the old one open), so the
-              // previous sketch is only stopped once the new file is in place.
-              await rename(download.tempPath, finalPath);
-              installed = true;
-            } catch (err) {
-              throw new CommandError(`installing the sketch failed: ${errorMessage(err)}`);
-            }
-            if (previous) await this.stopProcess(previous);
-            if (previous && previous.name !== request.name) {
-              await unlink(sketchFilePath(this.sketchesDir, previous.name)).catch(() => {});
-            }
-            const sketch = previous ?? this.newSketch(request.id, request.name);
-            sketch.name = request.name;
-            sketch.lastExit = undefined;
-            this.sketches.set(sketch.id, sketch);
-            await this.remember(sketch, 'RUNNING');
-            const pid = await this.spawn(sketch);
+            const pid = await this.install(request.id, request.name, download.tempPath);
             return `Sketch started with PID ${pid}`;
           });
         } finally {
-          if (!installed) await unlink(download.tempPath).catch(() => {});
+          // Gone already once installed; still there when anything before failed.
+          await unlink(download.tempPath).catch(() => {});
         }
       });
     } finally {
@@ -308,6 +290,32 @@ export class SketchManager implements Feature, SketchStatusSource {
 
   private newSketch(id: string, name: string): Sketch {
     return { id, name, desired: 'STOPPED', state: 'STOPPED', stopRequested: false, startedAt: 0 };
+  }
+
+  /**
+   * Moves a verified (or dropped) file into place as sketch `id`, then stops the previous process
+   * of that id and starts the new one. Runs under the sketch's lock.
+   */
+  private async install(id: string, name: string, file: string): Promise<number> {
+    const previous = this.sketches.get(id);
+    try {
+      await chmod(file, 0o700);
+      // Linux lets a running program's file be replaced (it keeps the old one open), so the
+      // previous sketch is only stopped once the new file is in place.
+      await rename(file, sketchFilePath(this.sketchesDir, name));
+    } catch (err) {
+      throw new CommandError(`installing the sketch failed: ${errorMessage(err)}`);
+    }
+    if (previous) await this.stopProcess(previous);
+    if (previous && previous.name !== name) {
+      await unlink(sketchFilePath(this.sketchesDir, previous.name)).catch(() => {});
+    }
+    const sketch = previous ?? this.newSketch(id, name);
+    sketch.name = name;
+    sketch.lastExit = undefined;
+    this.sketches.set(id, sketch);
+    await this.remember(sketch, 'RUNNING');
+    return this.spawn(sketch);
   }
 
   /** Two ids cannot share one file. */
@@ -527,21 +535,13 @@ export class SketchManager implements Feature, SketchStatusSource {
           }
           await unlink(path);
         }
-        const previous = this.sketches.get(droppedSketchId);
         try {
-          await chmod(temp, 0o700);
-          await rename(temp, sketchFilePath(this.sketchesDir, droppedSketchId));
-        } catch (err) {
+          const pid = await this.install(droppedSketchId, droppedSketchId, temp);
+          log.info(`dropped file installed as ${droppedSketchId}, pid ${pid}`);
+        } finally {
+          // Gone already once installed.
           await unlink(temp).catch(() => {});
-          throw err;
         }
-        if (previous) await this.stopProcess(previous);
-        const sketch = previous ?? this.newSketch(droppedSketchId, droppedSketchId);
-        sketch.lastExit = undefined;
-        this.sketches.set(droppedSketchId, sketch);
-        await this.remember(sketch, 'RUNNING');
-        const pid = await this.spawn(sketch);
-        log.info(`dropped file installed as ${droppedSketchId}, pid ${pid}`);
       }));
     } finally {
       release();
