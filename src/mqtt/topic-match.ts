@@ -11,3 +11,16 @@ export function topicMatches(filter: string, topic: string): boolean {
   }
   return f.length === t.length;
 }
+
+/**
+ * A matcher for one filter, for matching many topics against it: the filter's literal levels
+ * before its first wildcard are tested with one `startsWith`, and only topics that pass are split.
+ */
+export function topicMatcher(filter: string): (topic: string) => boolean {
+  const levels = filter.split('/');
+  const firstWildcard = levels.findIndex((level) => level === '+' || level === '#');
+  if (firstWildcard === -1) return (topic) => topic === filter;
+  // Without a trailing '/': "a/#" also matches "a".
+  const literal = levels.slice(0, firstWildcard).join('/');
+  return (topic) => topic.startsWith(literal) && topicMatches(filter, topic);
+}
