@@ -124,17 +124,22 @@ export class CommandRouter {
 
   private async reply(command: CommandName, answer: string, packet: IPublishPacket | undefined): Promise<void> {
     const { bus, base, log } = this.options;
-    const sends = [bus.publish(topics.answer(base, command), answer)];
-    const responseTopic = packet?.properties?.responseTopic;
+    const answerTopic = topics.answer(base, command);
+    let responseTopic = packet?.properties?.responseTopic;
     // Publishing to a wildcard or empty topic makes the broker drop the agent's session, so a
     // request must not be able to name one.
     if (responseTopic !== undefined && !isPublishableTopic(responseTopic)) {
-      log.info(`${command}: response topic ${JSON.stringify(responseTopic.slice(0, 200))} is not a topic one can publish to; answered on ${topics.answer(base, command)} only`);
-    } else if (responseTopic) {
-      const correlationData = packet?.properties?.correlationData;
-      sends.push(bus.publish(responseTopic, answer, correlationData ? { correlationData } : {}));
+      log.info(`${command}: response topic ${JSON.stringify(responseTopic.slice(0, 200))} is not a topic one can publish to; answered on ${answerTopic} only`);
+      responseTopic = undefined;
     }
-    const results = await Promise.allSettled(sends);
-    for (const r of results) if (r.status === 'rejected') log.warn(`answer to ${command} not sent: ${errorMessage(r.reason)}`);
+    const notSent = (err: unknown) => log.warn(`answer to ${command} not sent: ${errorMessage(err)}`);
+    const sent = bus.publish(answerTopic, answer).catch(notSent);
+    if (!responseTopic) {
+      // The common case, without Promise.all's bookkeeping: it runs for every command.
+      await sent;
+      return;
+    }
+    const correlationData = packet?.properties?.correlationData;
+    await Promise.all([sent, bus.publish(responseTopic, answer, correlationData ? { correlationData } : {}).catch(notSent)]);
   }
 }
