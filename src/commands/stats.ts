@@ -52,7 +52,6 @@ export class StatsCommands implements Feature {
   }
 
   private async read(): Promise<StatsBody> {
-    const { log } = this.context;
     const [memory, disk, network] = await Promise.all([
       readMeminfo().catch((err: unknown) => {
         throw new CommandError(`memory figures unavailable: ${errorMessage(err)}`);
