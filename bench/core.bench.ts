@@ -4,19 +4,15 @@
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
 import { startMosquitto } from '../test/helpers/mosquitto.js';
 import { tempDir } from '../test/helpers/tmp.js';
+import { agentNodeArgs, root } from './agent.js';
 import type { BenchResult } from './types.js';
 
-const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const requests = Number(process.env.BENCH_REQUESTS ?? 10_000);
 const idleSeconds = Number(process.env.BENCH_IDLE_SECONDS ?? 60);
-// The flags of the bin's shebang (src/cli/main.ts): a small young generation keeps the idle
-// agent's memory low at no measurable cost to latency.
-const agentNodeFlags = '--max-semi-space-size=1 --expose-gc';
 
 function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
@@ -85,9 +81,7 @@ export default async function coreBench(): Promise<BenchResult[]> {
     await watcher.subscribeAsync(`$aws/things/${id}/heartbeat`);
 
     const started = process.hrtime.bigint();
-    // Node flags as a device's service would pass them (BENCH_AGENT_FLAGS to compare others).
-    const nodeFlags = (process.env.BENCH_AGENT_FLAGS ?? agentNodeFlags).split(/\s+/).filter(Boolean);
-    const agent = spawn(process.execPath, [...nodeFlags, join(root, 'dist/cli/main.js'), '-config', cfg], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const agent = spawn(process.execPath, agentNodeArgs(['-config', cfg]), { stdio: ['ignore', 'pipe', 'pipe'] });
     children.push(agent);
     while (firstBeat === undefined) {
       if (agent.exitCode !== null) throw new Error('the agent exited during the benchmark');

@@ -7,8 +7,7 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { appendFile, mkdir, readFile, writeFile } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import mqtt, { type MqttClient } from 'mqtt';
 import { SketchProcess } from '../src/sketches/process.js';
@@ -16,17 +15,15 @@ import { startHttpServer } from '../test/helpers/http-server.js';
 import { startMosquitto } from '../test/helpers/mosquitto.js';
 import { makeKeyPair, signFile } from '../test/helpers/signing.js';
 import { tempDir } from '../test/helpers/tmp.js';
+import { agentNodeArgs } from './agent.js';
 import type { BenchResult } from './types.js';
 
 const run = promisify(execFile);
-const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 // 480,000 lines of 101 bytes once the terminal made "\n" "\r\n": 48.5 MB, about 740 messages of
 // 64 KiB, so the run stays inside the 1,000 messages a day the rate limit lets through at once.
 const lines = Number(process.env.BENCH_SKETCH_LINES ?? 480_000);
 const uploadBytes = Number(process.env.BENCH_UPLOAD_MB ?? 100) * 1024 * 1024;
 const rounds = 3;
-// The flags of the bin's shebang (src/cli/main.ts), as a device runs the agent.
-const agentNodeFlags = (process.env.BENCH_AGENT_FLAGS ?? '--max-semi-space-size=1 --expose-gc').split(/\s+/).filter(Boolean);
 
 const printer = `#include <stdio.h>
 static char buffer[65536];
@@ -72,7 +69,7 @@ async function startAgent(dir: string, brokerUrl: string, id: string, publicKeyP
   const data = join(dir, id);
   await mkdir(data);
   await writeFile(cfg, [`id=${id}`, `url=${brokerUrl}`, `sketches_path=${data}`, `drop_folder=${data}/drop`, 'cert_path=', `log_level=${process.env.BENCH_AGENT_LOG ?? 'warn'}`, `signature_key=${publicKeyPath}`, ''].join('\n'));
-  const agent = spawn(process.execPath, [...agentNodeFlags, join(root, 'dist/cli/main.js'), '-config', cfg], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const agent = spawn(process.execPath, agentNodeArgs(['-config', cfg]), { stdio: ['ignore', 'ignore', 'pipe'] });
   agent.stderr?.on('data', (d: Buffer) => process.stderr.write(`agent: ${d.toString()}`));
   return agent;
 }

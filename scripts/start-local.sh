@@ -6,4 +6,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh --runtime
 npm run --silent build
-exec ./dist/cli/main.js local "$@"
+exec ./dist/arduino-connector.js local "$@"
