@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --max-semi-space-size=1 --expose-gc
+#!/usr/bin/env -S node --max-semi-space-size=4 --expose-gc
 // The command line: run the agent, run it in local mode, or call a device's API.
 
 import { Agent } from '../agent.js';
@@ -7,6 +7,7 @@ import { createLogger, errorMessage, type LogLevel, type Logger } from '../log.j
 import { callUsage } from './call-usage.js';
 import { DEFAULT_CONFIG_FILE, loadSettings, parseArgs, settingsHelp, type FlagDefinition, type ParsedArgs } from './options.js';
 import type { Settings } from './settings.js';
+import { IdleCollector } from '../system/idle-collector.js';
 import { applyProxyEnvironment } from '../system/proxy-environment.js';
 
 const programFlags: FlagDefinition[] = [
@@ -82,6 +83,7 @@ async function runAgent(args: ParsedArgs): Promise<void> {
   const settings = await resolveSettings(args);
   const log = createLogger({ level: levelOf(settings) });
   guardProcess(log);
+  startIdleCollector(log);
   applyProxyEnvironment(settings);
   const agent = new Agent({ settings, log });
   await agent.start();
@@ -94,6 +96,7 @@ async function runLocal(args: ParsedArgs): Promise<void> {
   const base = await resolveSettings(args);
   const log = createLogger({ level: levelOf(base) });
   guardProcess(log);
+  startIdleCollector(log);
   const layout = localLayout(typeof args.flags.data === 'string' ? args.flags.data : 'arduino-connector-data');
   const broker = await startLocalBroker({ mqttPort: portFlag(args, 'mqtt-port', 1883), wsPort: portFlag(args, 'ws-port', 8883) });
   const settings = await localSettings(base, layout, broker.mqttUrl);
@@ -105,7 +108,7 @@ async function runLocal(args: ParsedArgs): Promise<void> {
     await broker.close();
   });
   const topicBase = agent.base;
-  const self = `node ${process.argv[1] ?? 'dist/cli/main.js'}`;
+  const self = `node ${process.argv[1] ?? 'dist/arduino-connector.js'}`;
   process.stdout.write(`arduino-connector is running in local mode.
   device id:   ${settings.id}
   broker:      ${broker.mqttUrl}  (MQTT over WebSocket: ${broker.wsUrl})
@@ -126,6 +129,13 @@ function guardProcess(log: Logger): void {
   process.on('unhandledRejection', (reason) => {
     log.error(`unhandled rejection (kept running): ${reason instanceof Error && reason.stack ? reason.stack : String(reason)}`);
   });
+}
+
+/** Gives memory back after bursts of work; its timer never keeps the process alive. */
+function startIdleCollector(log: Logger): void {
+  const collector = new IdleCollector();
+  if (collector.enabled) collector.start();
+  else log.debug('node runs without --expose-gc: memory is left to V8 after bursts of work');
 }
 
 export async function main(argv: string[]): Promise<number> {

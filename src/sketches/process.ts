@@ -7,6 +7,7 @@ import { closeSync, constants as fsConstants, openSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { constants } from 'node:os';
 import { spawn, type IPty } from 'node-pty';
+import { YoungGarbageCollector } from '../system/young-garbage.js';
 
 export interface SketchExit {
   /** The exit status, or null when a signal ended the program. */
@@ -111,9 +112,13 @@ export class SketchProcess {
         // Without it a program's very last output may be cut; the sketch still runs.
       }
     }
+    // Each chunk read, and each message built from it, is a buffer that dies at once: collected
+    // young, a chatty sketch does not grow the agent (see young-garbage.ts).
+    const garbage = new YoungGarbageCollector();
     this.pty.onData((data) => {
       this.lastOutputAt = Date.now();
       const chunk = data as unknown as Buffer;
+      garbage.add(chunk.length);
       for (const listener of this.outputListeners) listener(chunk);
     });
     this.exited = new Promise<SketchExit>((resolve) => {

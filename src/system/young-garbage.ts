@@ -4,14 +4,7 @@
 // every few megabytes frees them while they are still young: cheap (~1 ms), and it keeps a device's
 // memory flat during uploads.
 
-type Collector = (options: { type: 'minor' | 'major'; execution?: 'sync' }) => void;
-
-/** The collector, when node runs with --expose-gc (the bin's shebang passes it); otherwise the
- * downloads simply leave collection to V8. */
-function collector(): Collector | undefined {
-  const gc = (globalThis as { gc?: unknown }).gc;
-  return typeof gc === 'function' ? (gc as Collector) : undefined;
-}
+import { garbageCollector } from './gc.js';
 
 /** Counts streamed bytes and runs a minor collection after every `everyBytes`. */
 export class YoungGarbageCollector {
@@ -23,6 +16,6 @@ export class YoungGarbageCollector {
     this.sinceLast += bytes;
     if (this.sinceLast < this.everyBytes) return;
     this.sinceLast = 0;
-    collector()?.({ type: 'minor' });
+    garbageCollector()?.({ type: 'minor' });
   }
 }

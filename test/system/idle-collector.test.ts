@@ -1,0 +1,68 @@
+// The idle collector against the real event loop: it collects once after busy work followed by a
+// quiet window, and never while the loop keeps being busy or stays idle from the start.
+
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { IdleCollector } from '../../src/system/idle-collector.js';
+import { sleep, waitFor } from '../helpers/wait.js';
+
+function keepBusy(ms: number): void {
+  const until = performance.now() + ms;
+  while (performance.now() < until) {
+    // Spin: event-loop time that counts as busy.
+  }
+}
+
+describe('IdleCollector', () => {
+  it('collects once, a quiet window after a busy one, with a full collection', async () => {
+    const calls: unknown[] = [];
+    const collector = new IdleCollector({ windowMs: 100, busyMs: 20, collect: (o) => calls.push(o) });
+    collector.start();
+    try {
+      await sleep(250);
+      assert.equal(calls.length, 0, 'an agent that was never busy is left alone');
+      keepBusy(60);
+      await waitFor(() => calls.length > 0, 'a collection after the busy window', 10_000);
+      assert.deepEqual(calls, [{ type: 'major', execution: 'sync' }]);
+      await sleep(300);
+      assert.equal(calls.length, 1, 'staying idle does not collect again');
+    } finally {
+      collector.stop();
+    }
+  });
+
+  it('waits while the loop stays busy', async () => {
+    const calls: unknown[] = [];
+    const collector = new IdleCollector({ windowMs: 100, busyMs: 5, collect: (o) => calls.push(o) });
+    collector.start();
+    try {
+      // Busy in every window for ~0.5 s: 40 ms of work every 50 ms.
+      for (let i = 0; i < 10; i++) {
+        keepBusy(40);
+        await sleep(10);
+      }
+      assert.equal(calls.length, 0);
+      await waitFor(() => calls.length > 0, 'a collection once the work stopped', 10_000);
+      assert.equal(calls.length, 1);
+    } finally {
+      collector.stop();
+    }
+  });
+
+  it('uses V8\'s collector when node exposes it, and is disabled when it does not', () => {
+    const global = globalThis as { gc?: unknown };
+    const saved = global.gc;
+    try {
+      delete global.gc;
+      const without = new IdleCollector();
+      assert.equal(without.enabled, false);
+      without.start(); // a no-op, not a timer that calls nothing
+      without.stop();
+      global.gc = () => {};
+      assert.equal(new IdleCollector().enabled, true);
+    } finally {
+      if (saved === undefined) delete global.gc;
+      else global.gc = saved;
+    }
+  });
+});
