@@ -11,12 +11,17 @@ export interface DropFolderOptions {
   folder: string;
   /** How long a file must stay unchanged (size, mtime, inode) before it is handed over. */
   settleMs?: number;
+  /** How often the folder is listed in case inotify missed something (a full event queue, a
+   * file system without events): by default every 30 s while inotify watches, and every settle
+   * period when it cannot. */
+  rescanMs?: number;
   log: Logger;
   /** Called once per settled file, one at a time; expected to move the file away. */
   onFile: (path: string) => Promise<void>;
 }
 
 export const defaultSettleMs = 2_000;
+const defaultRescanMs = 30_000;
 
 interface Pending {
   fingerprint: string;
@@ -26,6 +31,7 @@ interface Pending {
 export class DropFolder {
   private readonly folder: string;
   private readonly settleMs: number;
+  private readonly rescanMs: number | undefined;
   private readonly log: Logger;
   private readonly onFile: (path: string) => Promise<void>;
   private watcher: FSWatcher | undefined;
@@ -39,6 +45,7 @@ export class DropFolder {
   constructor(options: DropFolderOptions) {
     this.folder = options.folder;
     this.settleMs = options.settleMs ?? defaultSettleMs;
+    this.rescanMs = options.rescanMs;
     this.log = options.log;
     this.onFile = options.onFile;
   }
@@ -58,13 +65,25 @@ export class DropFolder {
       this.watcher = watch(this.folder, { persistent: false }, (_event, name) => {
         if (name) this.observe(name.toString());
       });
-      this.watcher.on('error', (err) => this.log.warn(`watching ${this.folder} failed (${errorMessage(err)}); relying on rescans`));
+      this.watcher.on('error', (err) => {
+        this.log.warn(`watching ${this.folder} failed (${errorMessage(err)}); relying on rescans`);
+        this.scheduleRescans(false);
+      });
     } catch (err) {
       this.log.warn(`cannot watch ${this.folder} (${errorMessage(err)}); relying on rescans`);
     }
-    this.rescan = setInterval(() => void this.scan(), Math.max(this.settleMs, 250));
-    this.rescan.unref();
+    this.scheduleRescans(this.watcher !== undefined);
     await this.scan();
+  }
+
+  /** An idle device should not wake every few seconds to list a folder inotify already watches. */
+  private scheduleRescans(watching: boolean): void {
+    if (this.rescan) clearInterval(this.rescan);
+    this.rescan = undefined;
+    if (!this.running) return;
+    const everyMs = this.rescanMs ?? (watching ? defaultRescanMs : this.settleMs);
+    this.rescan = setInterval(() => void this.scan(), Math.max(everyMs, 250));
+    this.rescan.unref();
   }
 
   async stop(): Promise<void> {

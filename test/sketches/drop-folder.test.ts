@@ -36,6 +36,8 @@ describe('DropFolder', () => {
     const drop = new DropFolder({
       folder,
       settleMs,
+      // Rescans as often as the settle time, so that the tests also see them at work.
+      rescanMs: settleMs,
       log: createLogger({ level: 'debug', write: (l) => void logs.push(l) }),
       onFile:
         options.onFile ??
