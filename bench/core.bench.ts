@@ -13,6 +13,8 @@ import type { BenchResult } from './types.js';
 
 const requests = Number(process.env.BENCH_REQUESTS ?? 10_000);
 const idleSeconds = Number(process.env.BENCH_IDLE_SECONDS ?? 60);
+const warmup = Number(process.env.BENCH_WARMUP ?? 3_000);
+const blockSize = 100;
 
 function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
@@ -23,33 +25,56 @@ async function rssKb(pid: number): Promise<number> {
   return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? NaN);
 }
 
-/** Sequential request/answer round trips; returns latencies in ms, sorted. */
-async function roundTrips(client: MqttClient, requestTopic: string, answerTopic: string, count: number): Promise<number[]> {
-  await client.subscribeAsync(answerTopic, { qos: 1 });
-  const latencies: number[] = [];
-  let resolveAnswer: (() => void) | undefined;
-  client.on('message', (topic) => {
-    if (topic === answerTopic) resolveAnswer?.();
-  });
-  for (let i = 0; i < count + 50; i++) {
-    const answered = new Promise<void>((r) => (resolveAnswer = r));
-    const t0 = process.hrtime.bigint();
-    client.publish(requestTopic, '{}', { qos: 1 });
-    await answered;
-    // The first 50 of a block warm both sides up (JIT, socket buffers) and are not counted.
-    if (i >= 50) latencies.push(Number(process.hrtime.bigint() - t0) / 1e6);
-  }
-  client.removeAllListeners('message');
-  await client.unsubscribeAsync(answerTopic);
-  return latencies.sort((a, b) => a - b);
+interface Responder {
+  request: string;
+  answer: string;
+  latencies: number[];
+  /** Latencies of the uncounted warm-up requests, reported apart. */
+  warmup: number[];
 }
 
+/** One MQTT.js client that sends requests one at a time and times each answer. */
+class Requester {
+  private waiting: { topic: string; answered: () => void } | undefined;
+
+  constructor(private readonly client: MqttClient) {
+    client.on('message', (topic) => {
+      const waiting = this.waiting;
+      if (waiting?.topic !== topic) return;
+      this.waiting = undefined;
+      waiting.answered();
+    });
+  }
+
+  /** `count` sequential round trips; their latencies (ms) go to `into`. */
+  async roundTrips(responder: Responder, count: number, into: number[]): Promise<void> {
+    for (let i = 0; i < count; i++) {
+      const answered = new Promise<void>((r) => (this.waiting = { topic: responder.answer, answered: r }));
+      const t0 = process.hrtime.bigint();
+      this.client.publish(responder.request, '{}', { qos: 1 });
+      await answered;
+      into.push(Number(process.hrtime.bigint() - t0) / 1e6);
+    }
+  }
+}
+
+function shuffled<T>(items: T[]): T[] {
+  const out = [...items];
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [out[i], out[j]] = [out[j]!, out[i]!];
+  }
+  return out;
+}
+
+// A bare MQTT.js responder: answers `<topic>/post` on `<topic>` the way the agent answers status.
 const echoScript = `
 import mqtt from 'mqtt';
-const c = await mqtt.connectAsync(process.argv[1], { protocolVersion: 5 });
+const [url, topic] = process.argv.slice(1);
+const c = await mqtt.connectAsync(url, { protocolVersion: 5 });
 c.stream.setNoDelay(true);
-c.on('message', (_t, p) => c.publish('bench/echo', 'INFO: ' + p.toString() + '\\n', { qos: 1 }));
-await c.subscribeAsync('bench/echo/post', { qos: 1 });
+c.on('message', (_t, p) => c.publish(topic, 'INFO: ' + p.toString() + '\\n', { qos: 1 }));
+await c.subscribeAsync(topic + '/post', { qos: 1 });
 console.log('ready');
 `;
 
@@ -89,25 +114,42 @@ export default async function coreBench(): Promise<BenchResult[]> {
     }
     const startToBeatMs = Number(firstBeat - started) / 1e6;
 
-    const echo = spawn(process.execPath, ['--input-type=module', '-e', echoScript, broker.url], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
-    children.push(echo);
-    await waitForLine(echo, /ready/, 'stdout');
-
-    const requester = await mqtt.connectAsync(broker.url, { protocolVersion: 5 });
-    // The agent and the echo client both turn Nagle off; so does the requester.
-    (requester.stream as unknown as { setNoDelay(v: boolean): void }).setNoDelay(true);
-    const base = `$aws/things/${id}`;
-    // Alternating blocks, so that whatever else the machine does meanwhile weighs on both sides.
-    const blocks = 10;
-    const agentLat: number[] = [];
-    const echoLat: number[] = [];
-    for (let b = 0; b < blocks; b++) {
-      agentLat.push(...(await roundTrips(requester, `${base}/status/post`, `${base}/status`, requests / blocks)));
-      echoLat.push(...(await roundTrips(requester, 'bench/echo/post', 'bench/echo', requests / blocks)));
+    // Two identical echo clients: the first is what the agent is compared with; the second,
+    // compared with the first, shows how far the ratios move on this machine for the very same
+    // program (process placement on the CPUs, the host), i.e. the noise floor of the ratios.
+    const echoes: Responder[] = [];
+    for (const topic of ['bench/echo', 'bench/echo-control']) {
+      const echo = spawn(process.execPath, ['--input-type=module', '-e', echoScript, broker.url, topic], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+      children.push(echo);
+      await waitForLine(echo, /ready/, 'stdout');
+      echoes.push({ request: `${topic}/post`, answer: topic, latencies: [], warmup: [] });
     }
-    agentLat.sort((a, b) => a - b);
-    echoLat.sort((a, b) => a - b);
-    await requester.endAsync();
+    const [echo, control] = echoes as [Responder, Responder];
+    const base = `$aws/things/${id}`;
+    const agentSide: Responder = { request: `${base}/status/post`, answer: `${base}/status`, latencies: [], warmup: [] };
+    const sides = [agentSide, echo, control];
+
+    const client = await mqtt.connectAsync(broker.url, { protocolVersion: 5 });
+    // The agent and the echo clients all turn Nagle off; so does the requester.
+    (client.stream as unknown as { setNoDelay(v: boolean): void }).setNoDelay(true);
+    await client.subscribeAsync(sides.map((side) => side.answer), { qos: 1 });
+    const requester = new Requester(client);
+    // Steady state: a device agent runs for months, so the first few thousand requests, while V8
+    // compiles the hot paths of each process, are not counted, for any of the three.
+    for (const side of sides) await requester.roundTrips(side, warmup, side.warmup);
+    // Short blocks in a random order, so that whatever else the machine does meanwhile weighs on
+    // all three alike.
+    for (let b = 0; b < requests / blockSize; b++) {
+      for (const side of shuffled(sides)) await requester.roundTrips(side, blockSize, side.latencies);
+    }
+    for (const side of sides) {
+      side.latencies.sort((a, b) => a - b);
+      side.warmup.sort((a, b) => a - b);
+    }
+    const agentLat = agentSide.latencies;
+    const echoLat = echo.latencies;
+    const controlLat = control.latencies;
+    await client.endAsync();
     await watcher.endAsync();
 
     const bare = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
@@ -122,12 +164,16 @@ export default async function coreBench(): Promise<BenchResult[]> {
     const echoP50 = percentile(echoLat, 50);
     const echoP99 = percentile(echoLat, 99);
     return [
-      { name: `status round trip p50 (${requests} requests)`, value: p50, unit: 'ms' },
+      { name: `status round trip p50 (${requests} requests after ${warmup} uncounted)`, value: p50, unit: 'ms' },
       { name: 'status round trip p99', value: p99, unit: 'ms', target: '<= 5 ms', met: p99 <= 5 },
       { name: 'bare MQTT.js echo p50', value: echoP50, unit: 'ms' },
       { name: 'bare MQTT.js echo p99', value: echoP99, unit: 'ms' },
       { name: 'p50 ratio agent / bare echo', value: p50 / echoP50, unit: 'x', target: '<= 1.3', met: p50 / echoP50 <= 1.3 },
       { name: 'p99 ratio agent / bare echo', value: p99 / echoP99, unit: 'x', target: '<= 1.3', met: p99 / echoP99 <= 1.3 },
+      { name: `cold: agent p99 over the first ${warmup} requests`, value: percentile(agentSide.warmup, 99), unit: 'ms' },
+      { name: `cold: bare echo p99 over its first ${warmup} requests`, value: percentile(echo.warmup, 99), unit: 'ms' },
+      { name: 'control: p50 ratio second echo / echo (noise floor)', value: percentile(controlLat, 50) / echoP50, unit: 'x' },
+      { name: 'control: p99 ratio second echo / echo (noise floor)', value: percentile(controlLat, 99) / echoP99, unit: 'x' },
       { name: `idle agent RSS after ${idleSeconds} s`, value: agentRss / 1024, unit: 'MiB' },
       { name: 'bare node RSS', value: bareRss / 1024, unit: 'MiB' },
       { name: 'idle RSS ratio agent / bare node', value: agentRss / bareRss, unit: 'x', target: '<= 1.6', met: agentRss / bareRss <= 1.6 },
