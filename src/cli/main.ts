@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --max-semi-space-size=4 --expose-gc
+#!/usr/bin/env -S node --max-semi-space-size=1 --expose-gc
 // The command line: run the agent, run it in local mode, or call a device's API.
 
 import { Agent } from '../agent.js';
