@@ -84,11 +84,17 @@ export async function downloadVerified(req: DownloadRequest): Promise<VerifiedDo
 
   try {
     const verifier = createVerify('sha256');
-    const garbage = new YoungGarbageCollector();
+    // A minor collection every 2 MiB, and at most 512 KiB waiting for the disk: what is still in
+    // flight at a collection must be young enough not to be promoted (it survives at most one),
+    // or its buffers would wait for a major collection. First 100 MiB upload, peak RSS growth:
+    // 17-18 MiB with 1 MiB queued and a collection every 4 MiB; 11 MiB now, at the same speed;
+    // 57-61 MiB with 1 MiB queued and a collection every 512 KiB (promoted buffers).
+    const garbage = new YoungGarbageCollector(2 * 1024 * 1024);
     let bytes = 0;
     // A write stream keeps the disk busy while the next chunks arrive; its buffer bounds memory.
+    // 512 KiB: see the collection above.
     // It owns the file from here: it fsyncs (flush) and closes it at the end, or closes it on error.
-    const out = file.createWriteStream({ highWaterMark: 1024 * 1024, flush: true });
+    const out = file.createWriteStream({ highWaterMark: 512 * 1024, flush: true });
     let writeError: unknown;
     out.on('error', (err) => {
       writeError ??= err;

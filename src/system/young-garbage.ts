@@ -2,7 +2,9 @@
 // V8 collects buffers only when its heap (not the buffers' memory outside it) fills, so a 100 MB
 // download leaves ~35 MB of dead buffers resident before anything frees them. A minor collection
 // every few megabytes frees them while they are still young: cheap (~1 ms), and it keeps a device's
-// memory flat during uploads.
+// memory flat during uploads. The interval must stay well above what is in flight at any time
+// (queued for the disk or the broker): a buffer that survives two collections is promoted, and
+// then waits for a major one.
 
 import { garbageCollector } from './gc.js';
 
