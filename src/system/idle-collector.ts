@@ -6,7 +6,7 @@
 // BENCHMARKS.md). A device that stays idle pays nothing: nothing runs until it was busy.
 
 import { performance, type EventLoopUtilization } from 'node:perf_hooks';
-import { garbageCollector, type Collector } from './gc.js';
+import { garbageCollector } from './gc.js';
 
 export interface IdleCollectorOptions {
   /** Length of the window that must be quiet after a busy one (default 10 s). */
@@ -14,13 +14,13 @@ export interface IdleCollectorOptions {
   /** Event-loop time within a window that counts as busy (default 50 ms). */
   busyMs?: number;
   /** The collection to run; V8's full collection by default. */
-  collect?: Collector;
+  collect?: () => void;
 }
 
 export class IdleCollector {
   private readonly windowMs: number;
   private readonly busyMs: number;
-  private readonly collect: Collector | undefined;
+  private readonly collect: (() => void) | undefined;
   private timer: NodeJS.Timeout | undefined;
   private last: EventLoopUtilization | undefined;
   private busySinceCollection = false;
@@ -28,7 +28,10 @@ export class IdleCollector {
   constructor(options: IdleCollectorOptions = {}) {
     this.windowMs = options.windowMs ?? 10_000;
     this.busyMs = options.busyMs ?? 50;
-    this.collect = options.collect ?? garbageCollector();
+    const gc = garbageCollector();
+    // gc() with no options is the full, compacting collection; node 20's gc({ type: 'major' })
+    // runs only a scavenge.
+    this.collect = options.collect ?? (gc ? () => gc() : undefined);
   }
 
   /** Whether collections can run at all (node started with --expose-gc, or a collector given). */
@@ -59,6 +62,6 @@ export class IdleCollector {
     }
     if (!this.busySinceCollection) return;
     this.busySinceCollection = false;
-    this.collect?.({ type: 'major', execution: 'sync' });
+    this.collect?.();
   }
 }
