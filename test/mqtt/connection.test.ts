@@ -1,8 +1,11 @@
 import assert from 'node:assert/strict';
-import { createServer, type Socket } from 'node:net';
+import { createServer, Socket } from 'node:net';
 import { describe, it } from 'node:test';
+import mqtt from 'mqtt';
 import { MqttConnection, withoutCredentials } from '../../src/mqtt/connection.js';
+import { CommandRouter } from '../../src/mqtt/router.js';
 import { silentLogger } from '../../src/log.js';
+import { startMosquitto } from '../helpers/mosquitto.js';
 import { waitFor } from '../helpers/wait.js';
 
 /** A broker that accepts an MQTT 3.1.1 session and never acknowledges anything. */
@@ -46,5 +49,54 @@ describe('MqttConnection', () => {
   it('never logs a password that is part of the broker URL', () => {
     assert.equal(withoutCredentials('mqtts://dev:s3cret@broker.example:8883'), 'mqtts://dev:***@broker.example:8883');
     assert.equal(withoutCredentials('mqtt://broker.example:1883'), 'mqtt://broker.example:1883');
+  });
+});
+
+describe('MqttConnection with a real broker', () => {
+  it('sends a quick answer and the acknowledgement of its request in one write', async () => {
+    const broker = await startMosquitto();
+    // Each call of a socket's _write/_writev is one write(2)/writev(2) to the kernel. (A relay
+    // counting what arrives cannot tell: the receiver often reads two close writes at once.)
+    const writesBy = new Map<unknown, number>();
+    const proto = Socket.prototype as unknown as Record<'_write' | '_writev', (...args: unknown[]) => unknown>;
+    const original = { _write: proto._write, _writev: proto._writev };
+    const connection = new MqttConnection({ url: broker.url, clientId: 'coalesce' }, silentLogger);
+    const router = new CommandRouter({ bus: connection, base: 'dev', log: silentLogger });
+    router.register('status', async () => ({ sketches: {} }));
+    let requester: mqtt.MqttClient | undefined;
+    try {
+      for (const name of ['_write', '_writev'] as const) {
+        proto[name] = function (this: unknown, ...args: unknown[]) {
+          writesBy.set(this, (writesBy.get(this) ?? 0) + 1);
+          return original[name].apply(this, args);
+        };
+      }
+      requester = await mqtt.connectAsync(broker.url);
+      const requesterSocket = requester.stream;
+      connection.start();
+      await waitFor(() => connection.connected, 'the session');
+      await router.start();
+      let answered: () => void = () => {};
+      requester.on('message', () => answered());
+      await requester.subscribeAsync('dev/status', { qos: 1 });
+      const requests = 50;
+      const agentWrites = () => [...writesBy].filter(([socket]) => socket !== requesterSocket).reduce((sum, [, n]) => sum + n, 0);
+      const before = agentWrites();
+      for (let i = 0; i < requests; i++) {
+        const answer = new Promise<void>((r) => (answered = r));
+        await requester.publishAsync('dev/status/post', '{}', { qos: 1 });
+        await answer;
+      }
+      // One write per request (PUBACK + answer together); two each when they go apart.
+      const writes = agentWrites() - before;
+      assert.ok(writes <= requests + 5, `${writes} writes for ${requests} requests`);
+    } finally {
+      proto._write = original._write;
+      proto._writev = original._writev;
+      await requester?.endAsync();
+      await router.stop();
+      await connection.stop();
+      await broker.close();
+    }
   });
 });
