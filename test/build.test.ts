@@ -14,9 +14,9 @@ import { waitFor } from './helpers/wait.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
-function run(bin: string, args: string[], cwd: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function run(bin: string, args: string[], cwd: string, env: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((done) => {
-    const child = spawn(bin, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(bin, args, { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -52,9 +52,16 @@ describe('the bundled agent (dist/arduino-connector.js)', () => {
     agent.stderr?.on('data', (d: Buffer) => (agentOutput += d.toString()));
     await waitFor(() => /running in local mode/.test(agentOutput), 'the local-mode banner', 20_000);
 
-    const status = await run(bin, ['call', 'status', '--data', data, '--timeout', '10'], work.path);
+    const status = await run(bin, ['call', 'status', '--data', data, '--timeout', '10'], work.path, { DEBUG: '' });
     assert.equal(status.code, 0, status.stderr);
     assert.match(status.stdout, /"sketches"/);
+    assert.doesNotMatch(status.stderr, /mqttjs/);
+
+    // The bundle's quiet `debug` still prints the namespaces DEBUG enables.
+    const traced = await run(bin, ['call', 'status', '--data', data, '--timeout', '10'], work.path, { DEBUG: 'mqttjs:client' });
+    assert.equal(traced.code, 0, traced.stderr);
+    assert.match(traced.stderr, /mqttjs:client/);
+    assert.doesNotMatch(traced.stderr, /mqtt-packet/);
 
     // stats loads dbus-next on first use; without a system bus it still answers.
     const stats = await run(bin, ['call', 'stats', '--data', data, '--timeout', '10'], work.path);
