@@ -4,7 +4,7 @@
 
 import { CommandError } from '../errors.js';
 import { errorMessage } from '../log.js';
-import { RunTimeoutError, runCommand, tailOfOutput } from './run-command.js';
+import { RunTimeoutError, runCommand, tailOfOutput, type RunResult } from './run-command.js';
 import { SerialQueue } from './serial-queue.js';
 
 export type AptAction = 'install' | 'upgrade' | 'remove' | 'update';
@@ -83,33 +83,53 @@ export class AptGet {
   private async execute({ action, packages, onLine }: AptRun): Promise<string> {
     // No questions from debconf, apt-listchanges or ucf (ucf keeps the local file, like --force-confold).
     const env = { ...(this.options.env ?? process.env), DEBIAN_FRONTEND: 'noninteractive', APT_LISTCHANGES_FRONTEND: 'none', UCF_FORCE_CONFFOLD: '1' };
-    const args = aptGetArguments(action, packages);
     const around = this.options.around ?? (<T>(work: () => Promise<T>) => work());
     this.options.onChange?.();
     const errorBytes = this.options.errorOutputBytes ?? 2048;
-    try {
-      const result = await around(() =>
-        runCommand('apt-get', args, {
-          env,
-          onLine: onLine && ((line) => onLine(line)),
-          maxOutputBytes: this.options.answerOutputBytes ?? 64 * 1024,
-          timeoutMs: this.options.timeoutMs ?? DEFAULT_APT_TIMEOUT_MS,
-          killGraceMs: this.options.killGraceMs,
-        }),
-      ).catch((err: unknown) => {
+    /** One command of the run; `label` names it in errors ("apt-get install"). */
+    const run = (label: string, command: string, args: string[]) =>
+      runCommand(command, args, {
+        env,
+        onLine: onLine && ((line) => onLine(line)),
+        maxOutputBytes: this.options.answerOutputBytes ?? 64 * 1024,
+        timeoutMs: this.options.timeoutMs ?? DEFAULT_APT_TIMEOUT_MS,
+        killGraceMs: this.options.killGraceMs,
+      }).catch((err: unknown) => {
         if (err instanceof RunTimeoutError) {
-          throw new CommandError(`apt-get ${action} ${err.message.replace(/^apt-get /, '')} (dpkg may need "dpkg --configure -a"):\n${tailOfOutput(err.output, errorBytes)}`, { cause: err });
+          throw new CommandError(`${label} ${err.message.replace(`${command} `, '')} (the next apt command runs dpkg --configure -a first):\n${tailOfOutput(err.output, errorBytes)}`, { cause: err });
         }
         if (err instanceof CommandError) throw err;
-        throw new CommandError(`apt-get ${action} could not run: ${errorMessage(err)}`, { cause: err });
+        throw new CommandError(`${label} could not run: ${errorMessage(err)}`, { cause: err });
+      });
+    try {
+      const result = await around(async () => {
+        const first = await run(`apt-get ${action}`, 'apt-get', aptGetArguments(action, packages));
+        if (first.code === 0 || !dpkgInterrupted(first.output)) return first;
+        // An earlier run was stopped half-way (a time-out, a power cut): apt refuses everything
+        // until the interrupted configuration is finished. Finish it, then try once more.
+        onLine?.('arduino-connector: dpkg was interrupted; running dpkg --configure -a first');
+        const repair = await run('dpkg --configure -a', 'dpkg', ['--configure', '-a', '--force-confdef', '--force-confold']);
+        if (repair.code !== 0) {
+          throw new CommandError(`apt-get ${action}: dpkg was interrupted, and dpkg --configure -a ${describeExit(repair)}:\n${tailOfOutput(repair.output, errorBytes)}`);
+        }
+        const second = await run(`apt-get ${action}`, 'apt-get', aptGetArguments(action, packages));
+        return { ...second, output: `${repair.output}${second.output}` };
       });
       if (result.code !== 0) {
-        const how = result.code === null ? `was killed by ${result.signal}` : `exited with ${result.code}`;
-        throw new CommandError(`apt-get ${action} ${how}:\n${tailOfOutput(result.output, errorBytes)}`);
+        throw new CommandError(`apt-get ${action} ${describeExit(result)}:\n${tailOfOutput(result.output, errorBytes)}`);
       }
       return result.output;
     } finally {
       this.options.onChange?.();
     }
   }
+}
+
+function describeExit(result: RunResult): string {
+  return result.code === null ? `was killed by ${result.signal}` : `exited with ${result.code}`;
+}
+
+/** apt's refusal to work after dpkg was stopped in the middle of a run. */
+export function dpkgInterrupted(output: string): boolean {
+  return /E: dpkg was interrupted, you must manually run 'dpkg --configure -a'/.test(output);
 }
