@@ -143,7 +143,7 @@ export class MqttConnection extends EventEmitter implements MessageBus {
   private reconnectTimer: NodeJS.Timeout | undefined;
   private stopped = false;
   private lastFailure = '';
-  private corked: { stream: { uncork(): void } } | undefined;
+  private writesHeld = false;
 
   constructor(private readonly settings: ConnectionSettings, private readonly log: Logger) {
     super();
@@ -258,13 +258,12 @@ export class MqttConnection extends EventEmitter implements MessageBus {
    */
   private holdWrites(): void {
     const stream = this.client?.stream as { cork?(): void; uncork?(): void } | undefined;
-    if (this.corked || typeof stream?.cork !== 'function' || typeof stream.uncork !== 'function') return;
+    if (this.writesHeld || typeof stream?.cork !== 'function' || typeof stream.uncork !== 'function') return;
     stream.cork();
-    this.corked = { stream: stream as { uncork(): void } };
+    this.writesHeld = true;
     setImmediate(() => {
-      const held = this.corked;
-      this.corked = undefined;
-      held?.stream.uncork();
+      this.writesHeld = false;
+      stream.uncork?.();
     });
   }
 

@@ -2,8 +2,9 @@
 // and the free space of its old one at the size the burst needed. They shrink only in a full
 // collection run while allocation is low, which an idle agent may never get to, so a device would
 // hold that memory until its next burst. Once the event loop has been busy and then quiet for a
-// whole window, one full collection gives it back (about 8 MiB after 10,000 `status` requests,
-// BENCHMARKS.md). A device that stays idle pays nothing: nothing runs until it was busy.
+// whole window, one full collection gives it back (after 10,000 `status` requests: ~1 MiB with the
+// bin's 1 MiB young generation, 8 MiB with a 4 MiB one; BENCHMARKS.md). A device that stays idle
+// pays nothing: nothing runs until it was busy.
 
 import { performance, type EventLoopUtilization } from 'node:perf_hooks';
 import { garbageCollector } from './gc.js';
