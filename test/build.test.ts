@@ -3,34 +3,26 @@
 // every part working, including the chunks and external packages loaded only on first use.
 
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { buildAgent } from '../scripts/build.js';
+import { runProcess, startProcess, type Started } from './helpers/process.js';
 import { tempDir } from './helpers/tmp.js';
 import { waitFor } from './helpers/wait.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
-function run(bin: string, args: string[], cwd: string, env: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((done) => {
-    const child = spawn(bin, args, { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.once('exit', (code) => done({ code, stdout, stderr }));
-  });
+function run(bin: string, args: string[], cwd: string, env: NodeJS.ProcessEnv = {}) {
+  return runProcess(bin, args, { cwd, env: { ...process.env, ...env } });
 }
 
 describe('the bundled agent (dist/arduino-connector.js)', () => {
   let outdir: string;
   let bin: string;
   let work: Awaited<ReturnType<typeof tempDir>>;
-  let agent: ChildProcess | undefined;
-  let agentOutput = '';
+  let agent: Started | undefined;
 
   before(async () => {
     // Inside the checkout, so that the external packages resolve from its node_modules.
@@ -40,17 +32,16 @@ describe('the bundled agent (dist/arduino-connector.js)', () => {
   });
 
   after(async () => {
-    agent?.kill('SIGKILL');
+    agent?.child.kill('SIGKILL');
     await rm(outdir, { recursive: true, force: true });
     await work.remove();
   });
 
   it('runs local mode and answers `call` through its lazily loaded parts', async () => {
     const data = join(work.path, 'data');
-    agent = spawn(bin, ['local', '--data', data, '--mqtt-port', '0', '--ws-port', '0'], { cwd: work.path, stdio: ['ignore', 'pipe', 'pipe'] });
-    agent.stdout?.on('data', (d: Buffer) => (agentOutput += d.toString()));
-    agent.stderr?.on('data', (d: Buffer) => (agentOutput += d.toString()));
-    await waitFor(() => /running in local mode/.test(agentOutput), 'the local-mode banner', 20_000);
+    const local = startProcess(bin, ['local', '--data', data, '--mqtt-port', '0', '--ws-port', '0'], { cwd: work.path });
+    agent = local;
+    await waitFor(() => /running in local mode/.test(local.stdout()), 'the local-mode banner', 20_000);
 
     const status = await run(bin, ['call', 'status', '--data', data, '--timeout', '10'], work.path, { DEBUG: '' });
     assert.equal(status.code, 0, status.stderr);
@@ -74,8 +65,9 @@ describe('the bundled agent (dist/arduino-connector.js)', () => {
     assert.doesNotMatch(ps.stdout + ps.stderr, /Cannot find (module|package)|require is not defined|Dynamic require/);
     assert.ok(ps.code === 0 || ps.code === 1, `exit ${ps.code}: ${ps.stderr}`);
 
-    agent.kill('SIGTERM');
-    const code = await new Promise((r) => agent?.once('exit', r));
+    local.child.kill('SIGTERM');
+    const { code } = await local.exit;
+    const agentOutput = local.stdout() + local.stderr();
     assert.equal(code, 0, agentOutput);
     assert.doesNotMatch(agentOutput, /Cannot find (module|package)|require is not defined|Dynamic require/);
   });

@@ -1,7 +1,6 @@
 // The program as a user runs it: real child processes, a real mosquitto, real signals.
 
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -9,37 +8,19 @@ import { fileURLToPath } from 'node:url';
 import mqtt from 'mqtt';
 import { settingDefinitions } from '../../src/cli/settings.js';
 import { startMosquitto, type Broker } from '../helpers/mosquitto.js';
+import { runProcess, startProcess, type Started } from '../helpers/process.js';
 import { tempDir } from '../helpers/tmp.js';
 import { waitFor } from '../helpers/wait.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const main = join(root, 'src/cli/main.ts');
 
-interface Run {
-  child: ChildProcess;
-  stdout(): string;
-  stderr(): string;
-  exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+function start(args: string[], env: NodeJS.ProcessEnv = {}): Started {
+  return startProcess(process.execPath, ['--import', 'tsx', main, ...args], { cwd: root, env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env } });
 }
 
-function start(args: string[], env: NodeJS.ProcessEnv = {}): Run {
-  const child = spawn(process.execPath, ['--import', 'tsx', main, ...args], {
-    cwd: root,
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  let err = '';
-  child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
-  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) => child.once('exit', (code, signal) => r({ code, signal })));
-  return { child, stdout: () => out, stderr: () => err, exit };
-}
-
-async function run(args: string[], env: NodeJS.ProcessEnv = {}) {
-  const r = start(args, env);
-  const { code } = await r.exit;
-  return { code, stdout: r.stdout(), stderr: r.stderr() };
+function run(args: string[], env: NodeJS.ProcessEnv = {}) {
+  return runProcess(process.execPath, ['--import', 'tsx', main, ...args], { cwd: root, env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env } });
 }
 
 describe('arduino-connector command line', () => {
