@@ -3,12 +3,12 @@
 // rest keeps serving (no Docker, no NetworkManager... only that family answers ERROR:).
 
 import { baseTopic, topics } from './api.js';
-import type { Settings } from './cli/settings.js';
+import type { Settings } from './settings.js';
 import { AptCommands, type AptCommandsOptions } from './commands/apt.js';
 import { ContainersCommands, type ContainersOptions } from './commands/containers.js';
 import { Heartbeat } from './commands/heartbeat.js';
 import { StatsCommands, type StatsOptions } from './commands/stats.js';
-import { ReposCommands, type ReposCommandsOptions } from './commands/repos.js';
+import { ReposCommands, type ReposCommandsOptions } from './commands/apt-repos.js';
 import { StatusCommands } from './commands/status.js';
 import { ConfigError } from './errors.js';
 import type { AgentContext, Feature } from './feature.js';

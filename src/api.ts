@@ -3,7 +3,7 @@
 // command-line client both use it, so a client cannot send what the agent would refuse.
 
 import { fileNameProblem } from './sketches/names.js';
-import { arrayOf, bool, int, jsonObject, object, oneOf, optional, str, ValidationError, type Infer, type Schema } from './schema.js';
+import { arrayOf, bool, int, jsonObject, object, oneOf, optional, str, ValidationError, type Infer, type Schema } from './api/schema.js';
 
 // ---- field rules shared by several commands -------------------------------------------------
 

@@ -1,7 +1,7 @@
 // A feature is one capability of the agent (a command family or a stream) with its own start and
 // stop; the agent wires them together and passes collaborators in, so each can be started alone.
 
-import type { Settings } from './cli/settings.js';
+import type { Settings } from './settings.js';
 import type { Logger } from './log.js';
 import type { MessageBus } from './mqtt/connection.js';
 import type { CommandRouter } from './mqtt/router.js';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
 import { fileName, packageName, requestSchemas } from '../src/api.js';
-import { ValidationError } from '../src/schema.js';
+import { ValidationError } from '../src/api/schema.js';
 
 it('sketch names and ids are plain file names that fit in a topic', () => {
   for (const ok of ['blink', 'sketch-1.bin', 'Ünïcode', 'v1.2']) assert.equal(fileName.parse(ok, 'name'), ok);

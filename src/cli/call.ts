@@ -4,7 +4,7 @@
 import { decodeBody, isCommandName, requestSchemas, type CommandName } from '../api.js';
 import { ConnectorClient, TimeoutError } from '../client.js';
 import { ConfigError } from '../errors.js';
-import { ValidationError } from '../schema.js';
+import { ValidationError } from '../api/schema.js';
 import { readConfigFile } from './config-file.js';
 import { localLayout } from './local.js';
 

@@ -2,8 +2,8 @@
 
 import { readFile } from 'node:fs/promises';
 import { ConfigError } from '../errors.js';
-import { writeFileAtomic } from '../system/atomic-file.js';
-import { findSetting, settingDefinitions, type Settings } from './settings.js';
+import { writeFileAtomic } from '../lib/atomic-file.js';
+import { findSetting, settingDefinitions, type Settings } from '../settings.js';
 
 /** Parses the file's text; unknown keys and malformed lines are errors naming the line. */
 export function parseConfigText(text: string, source: string): Record<string, string> {

@@ -9,7 +9,7 @@ import { join, resolve } from 'node:path';
 import { Aedes } from 'aedes';
 import { WebSocketServer, createWebSocketStream } from 'ws';
 import { readConfigFile, writeConfigFile } from './config-file.js';
-import type { Settings } from './settings.js';
+import type { Settings } from '../settings.js';
 
 export interface LocalBroker {
   mqttUrl: string;

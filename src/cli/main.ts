@@ -6,8 +6,8 @@ import { ConfigError } from '../errors.js';
 import { createLogger, errorMessage, type LogLevel, type Logger } from '../log.js';
 import { callUsage } from './call-usage.js';
 import { DEFAULT_CONFIG_FILE, loadSettings, parseArgs, settingsHelp, type FlagDefinition, type ParsedArgs } from './options.js';
-import type { Settings } from './settings.js';
-import { IdleCollector } from '../system/idle-collector.js';
+import type { Settings } from '../settings.js';
+import { IdleCollector } from '../lib/idle-collector.js';
 import { applyProxyEnvironment } from '../system/proxy-environment.js';
 
 const programFlags: FlagDefinition[] = [

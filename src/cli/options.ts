@@ -3,7 +3,7 @@
 
 import { ConfigError } from '../errors.js';
 import { readConfigFile } from './config-file.js';
-import { defaultSettings, findSetting, settingDefinitions, type SettingDefinition, type Settings } from './settings.js';
+import { defaultSettings, findSetting, settingDefinitions, type SettingDefinition, type Settings } from '../settings.js';
 
 export const DEFAULT_CONFIG_FILE = '/etc/arduino-connector/arduino-connector.cfg';
 

@@ -6,7 +6,7 @@ import type { IPublishPacket } from 'mqtt';
 import { formatError, formatInfo, requestSchemas, topics, type AnswerOf, type CommandName, type RequestOf } from '../api.js';
 import { CommandError } from '../errors.js';
 import { errorMessage, type Logger } from '../log.js';
-import { ValidationError } from '../schema.js';
+import { ValidationError } from '../api/schema.js';
 import type { MessageBus } from './connection.js';
 
 export interface HandlerContext {

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import tls from 'node:tls';
 import { CommandError } from '../errors.js';
 import { errorMessage } from '../log.js';
-import { YoungGarbageCollector } from '../system/young-garbage.js';
+import { YoungGarbageCollector } from '../lib/young-garbage.js';
 
 export interface DownloadRequest {
   url: string;

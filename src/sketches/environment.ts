@@ -3,7 +3,7 @@
 // sketches' own lib folder first so a sketch can ship its shared libraries next to it.
 
 import { join } from 'node:path';
-import { settingDefinitions, type Settings } from '../cli/settings.js';
+import { settingDefinitions, type Settings } from '../settings.js';
 import { ConfigError } from '../errors.js';
 import { applyProxyEnvironment } from '../system/proxy-environment.js';
 

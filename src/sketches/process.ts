@@ -7,7 +7,7 @@ import { closeSync, constants as fsConstants, openSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { constants } from 'node:os';
 import { spawn, type IPty } from 'node-pty';
-import { YoungGarbageCollector } from '../system/young-garbage.js';
+import { YoungGarbageCollector } from '../lib/young-garbage.js';
 
 export interface SketchExit {
   /** The exit status, or null when a signal ended the program. */

@@ -4,10 +4,10 @@
 
 import { mkdir, readFile, readdir, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { writeFileAtomic } from '../system/atomic-file.js';
+import { writeFileAtomic } from '../lib/atomic-file.js';
 import { errorMessage, silentLogger, type Logger } from '../log.js';
 import { checkFileName } from './names.js';
-import { SerialQueue } from '../system/serial-queue.js';
+import { SerialQueue } from '../lib/serial-queue.js';
 
 export type DesiredState = 'RUNNING' | 'STOPPED' | 'PAUSED';
 

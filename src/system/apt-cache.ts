@@ -8,7 +8,7 @@ import { stat } from 'node:fs/promises';
 import type { AptPackage } from '../api.js';
 import { compareDebianVersions } from './debian-version.js';
 import { listDpkgPackages, type DpkgEntry } from './dpkg.js';
-import { RunTimeoutError, killGroupAfter, runCommand } from './run-command.js';
+import { RunTimeoutError, killGroupAfter, runCommand } from '../lib/run-command.js';
 
 /** apt and dpkg queries normally take about a second; one that hangs (a held lock, a dead NFS
  * lists folder) is stopped after this. */

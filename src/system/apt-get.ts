@@ -4,8 +4,8 @@
 
 import { CommandError } from '../errors.js';
 import { errorMessage } from '../log.js';
-import { RunTimeoutError, runCommand, tailOfOutput, type RunResult } from './run-command.js';
-import { SerialQueue } from './serial-queue.js';
+import { RunTimeoutError, runCommand, tailOfOutput, type RunResult } from '../lib/run-command.js';
+import { SerialQueue } from '../lib/serial-queue.js';
 
 export type AptAction = 'install' | 'upgrade' | 'remove' | 'update';
 

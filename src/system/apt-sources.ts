@@ -7,8 +7,8 @@ import { mkdir, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Repository } from '../api.js';
 import { CommandError } from '../errors.js';
-import { writeFileAtomic } from './atomic-file.js';
-import { SerialQueue } from './serial-queue.js';
+import { writeFileAtomic } from '../lib/atomic-file.js';
+import { SerialQueue } from '../lib/serial-queue.js';
 
 export const MANAGED_FILE = 'managed.list';
 

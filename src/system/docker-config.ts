@@ -7,8 +7,8 @@ import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { CommandError } from '../errors.js';
 import { errorMessage, type Logger } from '../log.js';
-import { writeFileAtomic } from './atomic-file.js';
-import { SerialQueue } from './serial-queue.js';
+import { writeFileAtomic } from '../lib/atomic-file.js';
+import { SerialQueue } from '../lib/serial-queue.js';
 
 export interface RegistryCredentials {
   username: string;

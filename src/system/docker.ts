@@ -9,7 +9,7 @@ import { containerRef, imageRef } from '../api.js';
 import { CommandError } from '../errors.js';
 import { errorMessage, type Logger } from '../log.js';
 import type { RegistryCredentials } from './docker-config.js';
-import { describeDuration } from './run-command.js';
+import { describeDuration } from '../lib/run-command.js';
 
 export const DEFAULT_DOCKER_SOCKET = '/var/run/docker.sock';
 

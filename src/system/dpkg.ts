@@ -1,7 +1,7 @@
 // What dpkg knows: every package in its database with the status word dpkg itself uses
 // (installed, config-files, half-installed...). One dpkg-query run costs about 10 ms.
 
-import { runCommand } from './run-command.js';
+import { runCommand } from '../lib/run-command.js';
 
 export interface DpkgEntry {
   name: string;

@@ -1,4 +1,4 @@
-import type { Settings } from '../cli/settings.js';
+import type { Settings } from '../settings.js';
 
 export type ProxySettings = Pick<Settings, 'http_proxy' | 'https_proxy' | 'all_proxy'>;
 

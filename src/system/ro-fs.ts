@@ -2,7 +2,7 @@
 // (apt, repository files) needs it read-write for its duration and read-only again after, even
 // when the command fails. Overlapping commands share one read-write window.
 
-import { runCommand } from './run-command.js';
+import { runCommand } from '../lib/run-command.js';
 
 export interface WritableMountOptions {
   /** Whether to remount at all (settings.check_ro_fs); when false, `around` just runs. */

@@ -6,7 +6,7 @@ import { dirname, join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import mqtt from 'mqtt';
-import { settingDefinitions } from '../../src/cli/settings.js';
+import { settingDefinitions } from '../../src/settings.js';
 import { startMosquitto, type Broker } from '../helpers/mosquitto.js';
 import { runProcess, startProcess, type Started } from '../helpers/process.js';
 import { tempDir } from '../helpers/tmp.js';

@@ -5,7 +5,7 @@ import { describe, it } from 'node:test';
 import { parseConfigText, readConfigFile, writeConfigFile } from '../../src/cli/config-file.js';
 import { loadSettings, parseArgs, settingsHelp } from '../../src/cli/options.js';
 import { applyProxyEnvironment } from '../../src/system/proxy-environment.js';
-import { defaultSettings, settingDefinitions } from '../../src/cli/settings.js';
+import { defaultSettings, settingDefinitions } from '../../src/settings.js';
 import { ConfigError } from '../../src/errors.js';
 import { tempDir } from '../helpers/tmp.js';
 import { stat } from 'node:fs/promises';

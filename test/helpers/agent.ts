@@ -3,7 +3,7 @@
 
 import { randomBytes } from 'node:crypto';
 import { Agent, type AgentOptions } from '../../src/agent.js';
-import { defaultSettings, type Settings } from '../../src/cli/settings.js';
+import { defaultSettings, type Settings } from '../../src/settings.js';
 import { ConnectorClient, type ClientOptions } from '../../src/client.js';
 import { createLogger } from '../../src/log.js';
 import { tempDir } from './tmp.js';

@@ -5,7 +5,7 @@ import { copyFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Agent } from '../../src/agent.js';
-import { defaultSettings } from '../../src/cli/settings.js';
+import { defaultSettings } from '../../src/settings.js';
 import { ConfigError } from '../../src/errors.js';
 import { createLogger } from '../../src/log.js';
 import { resolveBroker } from '../../src/mqtt/connection.js';

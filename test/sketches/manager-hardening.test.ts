@@ -13,7 +13,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
-import { defaultSettings } from '../../src/cli/settings.js';
+import { defaultSettings } from '../../src/settings.js';
 import { CommandError } from '../../src/errors.js';
 import type { AgentContext } from '../../src/feature.js';
 import { createLogger } from '../../src/log.js';

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { readdir, readFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
-import { LineSplitter, RunTimeoutError, runCommand, tailOfOutput } from '../../src/system/run-command.js';
+import { LineSplitter, RunTimeoutError, runCommand, tailOfOutput } from '../../src/lib/run-command.js';
 
 /** Processes whose command line contains `token` (the test's own sleeps, found through /proc). */
 async function processesWith(token: string): Promise<number[]> {

@@ -3,7 +3,7 @@
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { IdleCollector } from '../../src/system/idle-collector.js';
+import { IdleCollector } from '../../src/lib/idle-collector.js';
 import { sleep, waitFor } from '../helpers/wait.js';
 
 function keepBusy(ms: number): void {
