@@ -2,7 +2,10 @@
 // the field in the API's own terms ("field \"id\": expected a string"), and the agent has an idle
 // memory budget, so this stays a few combinators rather than a general schema library.
 
-export class ValidationError extends Error {
+import { InvalidError } from '../errors.js';
+
+/** A request that does not fit its command's schema. */
+export class ValidationError extends InvalidError {
   constructor(message: string) {
     super(message);
     this.name = 'ValidationError';
