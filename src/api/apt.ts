@@ -1,0 +1,72 @@
+// apt/get, apt/list, apt/update, apt/install, apt/upgrade, apt/remove, and the repositories of
+// apt/repos/list, add, remove, edit.
+
+import { packageName, sourcesField } from './fields.js';
+import { arrayOf, bool, int, object, optional, str, type Infer } from './schema.js';
+
+export const repositorySchema = object(
+  {
+    enabled: bool(),
+    sourceRepo: bool(),
+    options: optional(sourcesField()),
+    uri: str({ min: 1, max: 2048, pattern: /^[^\s\0]+$/, patternText: 'must be a URI without spaces' }),
+    distribution: str({ min: 1, max: 256, pattern: /^[^\s\0]+$/, patternText: 'must be one word' }),
+    components: optional(sourcesField()),
+    comment: optional(sourcesField()),
+  },
+  { caseInsensitive: true },
+);
+export type RepositoryRequest = Infer<typeof repositorySchema>;
+/** A repository as the agent writes it: every field present, exactly as named in API.md. */
+export interface Repository {
+  enabled: boolean;
+  sourceRepo: boolean;
+  options: string;
+  uri: string;
+  distribution: string;
+  components: string;
+  comment: string;
+}
+
+const empty = object({});
+
+export const aptRequests = {
+  'apt/get': object({ package: packageName }),
+  'apt/list': object({
+    search: optional(str({ max: 128, pattern: /^[A-Za-z0-9+.:_-]*$/, patternText: 'may hold only letters, digits and "+.:_-"' })),
+    page: optional(int({ min: 0, max: 1_000_000 })),
+  }),
+  'apt/update': empty,
+  'apt/install': object({ packages: arrayOf(packageName, { min: 1, max: 500 }) }),
+  'apt/upgrade': object({ packages: arrayOf(packageName, { max: 500 }) }),
+  'apt/remove': object({ packages: arrayOf(packageName, { min: 1, max: 500 }) }),
+};
+
+export const aptRepoRequests = {
+  'apt/repos/list': empty,
+  'apt/repos/add': object({ repository: repositorySchema }),
+  'apt/repos/remove': object({ repository: repositorySchema }),
+  'apt/repos/edit': object({ old_repository: repositorySchema, new_repository: repositorySchema }),
+};
+
+export interface AptPackage {
+  Name: string;
+  Status: string;
+  Architecture: string;
+  Version: string;
+}
+
+export interface AptPackagesBody {
+  packages: AptPackage[];
+}
+
+export interface AptListBody {
+  packages: AptPackage[];
+  page: number;
+  pages: number;
+  total_items: number;
+}
+
+export interface CommandOutputBody {
+  output: string;
+}

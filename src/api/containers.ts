@@ -1,0 +1,35 @@
+// containers/ps, containers/images, containers/action and containers/rename, on the Docker Engine API.
+
+import { containerRef, imageRef } from './fields.js';
+import { bool, jsonObject, object, oneOf, optional, str } from './schema.js';
+
+export const containerRequests = {
+  'containers/ps': object({ id: optional(str({ min: 1, max: 256 })) }),
+  'containers/images': object({ name: optional(str({ min: 1, max: 512 })) }),
+  'containers/action': object({
+    action: oneOf('run', 'start', 'stop', 'remove'),
+    id: optional(containerRef),
+    image: optional(imageRef),
+    name: optional(str({ max: 256, pattern: /^(\/?[a-zA-Z0-9][a-zA-Z0-9_.-]*)?$/, patternText: 'must be a container name (letters, digits, "_", ".", "-")' })),
+    background: optional(bool()),
+    user: optional(str({ max: 1024 })),
+    password: optional(str({ max: 4096 })),
+    save_registry_credentials: optional(bool()),
+    container_config: optional(jsonObject()),
+    host_config: optional(jsonObject()),
+    networking_config: optional(jsonObject()),
+  }),
+  'containers/rename': object({ id: containerRef, name: containerRef }),
+};
+
+export interface ContainerActionResult {
+  action: string;
+  background: boolean;
+  id: string;
+  image: string;
+  name: string;
+  /** remove: the images that the prune after it untagged or deleted (beyond the Go agent). */
+  pruned?: { images: string[]; space_reclaimed: number };
+  /** run: the pull failed and the copy already on the device was run (beyond the Go agent). */
+  pull_error?: string;
+}

@@ -1,0 +1,24 @@
+// Every topic of the device, under its base topic (`$aws/things/<id>` unless base_topic says otherwise).
+
+export const DEFAULT_BASE_TOPIC = '$aws/things/{id}';
+
+export function baseTopic(template: string, deviceId: string): string {
+  return template.replaceAll('{id}', deviceId).replace(/\/+$/, '');
+}
+
+export const topics = {
+  request: (base: string, command: string) => `${base}/${command}/post`,
+  answer: (base: string, command: string) => `${base}/${command}`,
+  heartbeat: (base: string) => `${base}/heartbeat`,
+  status: (base: string) => `${base}/status`,
+  stdout: (base: string) => `${base}/stdout`,
+  sketchStdout: (base: string, id: string) => `${base}/sketches/${id}/stdout`,
+  stdin: (base: string) => `${base}/stdin`,
+  sketchStdin: (base: string, id: string) => `${base}/sketches/${id}/stdin`,
+  shadowUpdate: (base: string) => `${base}/shadow/update`,
+  shadowDelete: (base: string) => `${base}/shadow/delete`,
+  register: (base: string) => `${base}/register`,
+  install: (base: string) => `${base}/install`,
+  aptProgress: (base: string) => `${base}/apt/progress`,
+  containersProgress: (base: string) => `${base}/containers/progress`,
+};
