@@ -1,6 +1,7 @@
 // Issue 2's benchmark: `status` round trip through a local mosquitto against a bare MQTT.js echo
-// client on the same broker, the idle agent's memory against a bare node process, and the time
-// from start to the first heartbeat. The agent runs compiled (dist/), as a device runs it.
+// client on the same broker and against the same echo in C on libmosquitto (the physical floor),
+// the idle agent's memory against a bare node process, and the time from start to the first
+// heartbeat. The agent runs compiled (dist/), as a device runs it.
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
@@ -9,6 +10,7 @@ import mqtt, { type MqttClient } from 'mqtt';
 import { startMosquitto } from '../test/helpers/mosquitto.js';
 import { tempDir } from '../test/helpers/tmp.js';
 import { agentNodeArgs, root } from './agent.js';
+import { buildMosquittoEcho } from './echo/build.js';
 import type { BenchResult } from './types.js';
 
 const requests = Number(process.env.BENCH_REQUESTS ?? 10_000);
@@ -90,6 +92,8 @@ function waitForLine(child: ChildProcess, pattern: RegExp, stream: 'stdout' | 's
 }
 
 export default async function coreBench(): Promise<BenchResult[]> {
+  // Before anything starts, so a missing compiler fails the bench at once.
+  const cEchoBin = await buildMosquittoEcho();
   const broker = await startMosquitto();
   const dir = await tempDir('ac-bench-core-');
   const children: ChildProcess[] = [];
@@ -125,20 +129,29 @@ export default async function coreBench(): Promise<BenchResult[]> {
       echoes.push({ request: `${topic}/post`, answer: topic, latencies: [], warmup: [] });
     }
     const [echo, control] = echoes as [Responder, Responder];
+    // The physical floor: the same echo with no runtime between the socket and the answer, so the
+    // table also says how far the agent is from what the broker and the requester allow at all.
+    const cTopic = 'bench/echo-c';
+    const { hostname, port } = new URL(broker.url);
+    const cProc = spawn(cEchoBin, [hostname, port, cTopic], { stdio: ['ignore', 'pipe', 'pipe'] });
+    children.push(cProc);
+    await waitForLine(cProc, /ready/, 'stdout');
+    const cEcho: Responder = { request: `${cTopic}/post`, answer: cTopic, latencies: [], warmup: [] };
     const base = `$aws/things/${id}`;
     const agentSide: Responder = { request: `${base}/status/post`, answer: `${base}/status`, latencies: [], warmup: [] };
-    const sides = [agentSide, echo, control];
+    const sides = [agentSide, echo, control, cEcho];
 
     const client = await mqtt.connectAsync(broker.url, { protocolVersion: 5 });
-    // The agent and the echo clients all turn Nagle off; so does the requester.
+    // The agent and the echo clients (the C one too) all turn Nagle off; so does the requester.
     (client.stream as unknown as { setNoDelay(v: boolean): void }).setNoDelay(true);
     await client.subscribeAsync(sides.map((side) => side.answer), { qos: 1 });
     const requester = new Requester(client);
     // Steady state: a device agent runs for months, so the first few thousand requests, while V8
-    // compiles the hot paths of each process, are not counted, for any of the three.
+    // compiles the hot paths of each process, are not counted, for any of them (the C echo too:
+    // the broker and the requester warm up as well).
     for (const side of sides) await requester.roundTrips(side, warmup, side.warmup);
     // Short blocks in a random order, so that whatever else the machine does meanwhile weighs on
-    // all three alike.
+    // all four alike.
     for (let b = 0; b < requests / blockSize; b++) {
       for (const side of shuffled(sides)) await requester.roundTrips(side, blockSize, side.latencies);
     }
@@ -149,6 +162,7 @@ export default async function coreBench(): Promise<BenchResult[]> {
     const agentLat = agentSide.latencies;
     const echoLat = echo.latencies;
     const controlLat = control.latencies;
+    const cLat = cEcho.latencies;
     await client.endAsync();
     await watcher.endAsync();
 
@@ -163,6 +177,8 @@ export default async function coreBench(): Promise<BenchResult[]> {
     const p99 = percentile(agentLat, 99);
     const echoP50 = percentile(echoLat, 50);
     const echoP99 = percentile(echoLat, 99);
+    const cP50 = percentile(cLat, 50);
+    const cP99 = percentile(cLat, 99);
     return [
       { name: `status round trip p50 (${requests} requests after ${warmup} uncounted)`, value: p50, unit: 'ms' },
       { name: 'status round trip p99', value: p99, unit: 'ms', target: '<= 5 ms', met: p99 <= 5 },
@@ -170,6 +186,12 @@ export default async function coreBench(): Promise<BenchResult[]> {
       { name: 'bare MQTT.js echo p99', value: echoP99, unit: 'ms' },
       { name: 'p50 ratio agent / bare echo', value: p50 / echoP50, unit: 'x', target: '<= 1.3', met: p50 / echoP50 <= 1.3 },
       { name: 'p99 ratio agent / bare echo', value: p99 / echoP99, unit: 'x', target: '<= 1.3', met: p99 / echoP99 <= 1.3 },
+      { name: 'C libmosquitto echo p50 (physical floor)', value: cP50, unit: 'ms' },
+      { name: 'C libmosquitto echo p99', value: cP99, unit: 'ms' },
+      { name: 'p50 ratio agent / C echo', value: p50 / cP50, unit: 'x' },
+      { name: 'p99 ratio agent / C echo', value: p99 / cP99, unit: 'x' },
+      { name: 'p50 ratio bare echo / C echo', value: echoP50 / cP50, unit: 'x' },
+      { name: 'p99 ratio bare echo / C echo', value: echoP99 / cP99, unit: 'x' },
       { name: `cold: agent p99 over the first ${warmup} requests`, value: percentile(agentSide.warmup, 99), unit: 'ms' },
       { name: `cold: bare echo p99 over its first ${warmup} requests`, value: percentile(echo.warmup, 99), unit: 'ms' },
       { name: 'control: p50 ratio second echo / echo (noise floor)', value: percentile(controlLat, 50) / echoP50, unit: 'x' },
