@@ -1,46 +1,54 @@
-// The agent: one MQTT session, the command router, and the features wired to them. Each feature
-// gets its collaborators passed in; a feature that fails to start is logged and left out, so the
-// rest keeps serving (no Docker, no NetworkManager... only that family answers ERROR:).
+// The agent: one broker session, the command router, and the features wired to them. Only the
+// agent reads Settings: each feature gets the shared collaborators (FeatureDeps) and its own typed
+// options. A feature that fails to start makes only its family unavailable (its commands answer
+// `ERROR: <family> unavailable: <reason>`), and it is started again later, so a folder that
+// appears or a disk that comes back brings the family back without a restart.
 
-import { baseTopic, topics } from './api.js';
-import type { Settings } from './settings.js';
-import { AptCommands, type AptCommandsOptions } from './commands/apt.js';
-import { ContainersCommands, type ContainersOptions } from './commands/containers.js';
-import { Heartbeat } from './commands/heartbeat.js';
-import { StatsCommands, type StatsOptions } from './commands/stats.js';
-import { ReposCommands, type ReposCommandsOptions } from './commands/apt-repos.js';
-import { StatusCommands } from './commands/status.js';
+import { baseTopic, topics, type Family } from './api.js';
+import { StatusFeature, statusCommands } from './commands/status.js';
+import { SketchesFeature, sketchCommands, type SketchesOptions } from './commands/sketches.js';
 import { ConfigError } from './errors.js';
-import type { AgentContext, Feature } from './feature.js';
+import { serveFamily, type Feature, type FeatureDeps, type ServedFamily } from './feature.js';
+import { legacyFeatures, type LegacyFeatureOptions } from './legacy-features.js';
 import { errorMessage, type Logger } from './log.js';
 import { MqttConnection } from './mqtt/connection.js';
+import type { MessageBus } from './mqtt/message-bus.js';
 import { CommandRouter } from './mqtt/router.js';
+import type { Settings } from './settings.js';
+import { Heartbeat } from './streams/heartbeat.js';
 import { WritableMount } from './system/ro-fs.js';
-import { SketchManager, type SketchManagerOptions } from './sketches/manager.js';
 
 export interface AgentOptions {
   settings: Settings;
   log: Logger;
-  /** Extra features (tests, local mode); started after the built-in ones. */
-  extraFeatures?: (context: AgentContext) => Feature[];
-  /** Options of the built-in features beyond what settings say (tests point them at their own
-   * engines, buses and folders). */
-  featureOptions?: {
-    stats?: StatsOptions;
-    containers?: ContainersOptions;
-    apt?: AptCommandsOptions;
-    repos?: ReposCommandsOptions;
-    sketches?: SketchManagerOptions;
-  };
+  /** The broker session; default: an MQTT connection made from the settings, which the agent
+   * starts and stops. A bus given here is the caller's to start and stop. */
+  bus?: MessageBus;
+  /** Options of the built-in features beyond what the settings say (tests point them at their
+   * own engines, buses and folders, and shorten their time-outs). */
+  featureOptions?: { sketches?: Partial<SketchesOptions> } & LegacyFeatureOptions;
+  /** The first wait before a feature that failed to start is tried again (default 5 s; it
+   * doubles up to 5 minutes). */
+  restartDelayMs?: number;
 }
 
+interface Part {
+  feature: Feature<unknown>;
+  /** Set for a feature that serves a command family. */
+  served?: ServedFamily;
+}
+
+const maxRestartDelayMs = 5 * 60_000;
+
 export class Agent {
-  readonly connection: MqttConnection;
+  readonly bus: MessageBus;
   readonly router: CommandRouter;
   readonly base: string;
-  readonly context: AgentContext;
-  private readonly features: Feature[] = [];
-  private started: Feature[] = [];
+  private readonly connection: MqttConnection | undefined;
+  private readonly parts: Part[];
+  private readonly started = new Set<Part>();
+  private readonly restartTimers = new Set<NodeJS.Timeout>();
+  private stopping = false;
   private shadowWiped = false;
 
   constructor(private readonly options: AgentOptions) {
@@ -48,73 +56,111 @@ export class Agent {
     if (!settings.id) throw new ConfigError('no device id: set id in the config file, -id or ID');
     if (!settings.url) throw new ConfigError('no broker: set url in the config file, -url or URL');
     this.base = baseTopic(settings.base_topic, settings.id);
-    this.connection = new MqttConnection(
-      {
-        url: settings.url,
-        clientId: settings.id,
-        certPath: settings.cert_path || undefined,
-        username: settings.mqtt_username || undefined,
-        password: settings.mqtt_password || undefined,
-        debugMqtt: settings.debug_mqtt,
-      },
-      log.child('mqtt'),
-    );
-    this.router = new CommandRouter({ bus: this.connection, base: this.base, log: log.child('router') });
-    this.context = { settings, bus: this.connection, router: this.router, base: this.base, log };
-    const ctx = (scope: string): AgentContext => ({ ...this.context, log: log.child(scope) });
+    if (options.bus) {
+      this.bus = options.bus;
+    } else {
+      this.connection = new MqttConnection(
+        {
+          url: settings.url,
+          clientId: settings.id,
+          certPath: settings.cert_path || undefined,
+          username: settings.mqtt_username || undefined,
+          password: settings.mqtt_password || undefined,
+          debugMqtt: settings.debug_mqtt,
+        },
+        log.child('mqtt'),
+      );
+      this.bus = this.connection;
+    }
+    this.router = new CommandRouter({ bus: this.bus, base: this.base, log: log.child('router') });
     // One guard for every command that writes to "/" (-check_ro_fs), so overlapping commands
     // never remount read-only under each other.
     const writable = new WritableMount({ enabled: settings.check_ro_fs });
-    const sketches = new SketchManager(ctx('sketches'), { writable, ...options.featureOptions?.sketches });
-    this.features.push(
-      new StatusCommands(ctx('status'), sketches),
-      new Heartbeat({ bus: this.connection, base: this.base, log: log.child('heartbeat'), intervalSeconds: settings.heartbeat_interval }),
-      new StatsCommands(ctx('stats'), options.featureOptions?.stats),
-      sketches,
-      new ContainersCommands(ctx('containers'), options.featureOptions?.containers),
-      new AptCommands(ctx('apt'), { writable, ...options.featureOptions?.apt }),
-      new ReposCommands(ctx('repos'), { writable, ...options.featureOptions?.repos }),
-    );
-    this.features.push(...(options.extraFeatures?.(this.context) ?? []));
+    const deps = (scope: string): FeatureDeps => ({ bus: this.bus, base: this.base, log: log.child(scope), writable });
+    const extra = options.featureOptions ?? {};
+
+    const sketches = new SketchesFeature(deps('sketches'), {
+      dataDir: settings.sketches_path,
+      signatureKey: settings.signature_key,
+      maxSketchBytes: settings.max_sketch_size,
+      dropFolder: settings.drop_folder,
+      environment: settings,
+      ...extra.sketches,
+    });
+    const status = new StatusFeature(deps('status'), { sketches: sketches.status });
+    this.parts = [
+      { feature: status, served: serveFamily('status', status, statusCommands) },
+      { feature: new Heartbeat(deps('heartbeat'), { intervalSeconds: settings.heartbeat_interval }) },
+      { feature: sketches, served: serveFamily('sketches', sketches, sketchCommands) },
+      ...legacyFeatures({ settings, deps, options: extra }),
+    ];
   }
 
   async start(): Promise<void> {
-    const { log } = this.options;
-    this.connection.on('connect', this.onConnect);
+    this.stopping = false;
+    this.bus.on('connect', this.onConnect);
     // Validates the broker settings (certificates...) before anything else starts.
-    this.connection.start();
-    for (const feature of this.features) {
-      try {
-        await feature.start();
-        this.started.push(feature);
-      } catch (err) {
-        log.error(`${feature.name} is unavailable: ${errorMessage(err)}`);
-      }
-    }
+    this.connection?.start();
+    for (const part of this.parts) await this.startPart(part, this.options.restartDelayMs ?? 5000);
     await this.router.start();
-    log.info(`serving ${this.router.commands().length} commands under ${this.base}/`);
+    this.options.log.info(`serving ${this.router.serving().length} command families under ${this.base}/`);
+  }
+
+  private async startPart(part: Part, retryDelayMs: number): Promise<void> {
+    const { feature, served } = part;
+    try {
+      await feature.start();
+    } catch (err) {
+      const reason = errorMessage(err);
+      this.options.log.error(`${feature.name} is unavailable: ${reason} (trying again in ${Math.round(retryDelayMs / 1000)} s)`);
+      if (served) this.router.unavailable(served.family, reason);
+      this.scheduleRestart(part, retryDelayMs);
+      return;
+    }
+    this.started.add(part);
+    if (served) this.router.serve(served);
+  }
+
+  private scheduleRestart(part: Part, delayMs: number): void {
+    const timer = setTimeout(() => {
+      this.restartTimers.delete(timer);
+      if (this.stopping) return;
+      void this.startPart(part, Math.min(delayMs * 2, maxRestartDelayMs)).then(() => {
+        if (this.started.has(part)) this.options.log.info(`${part.feature.name} is available again`);
+      });
+    }, delayMs);
+    timer.unref();
+    this.restartTimers.add(timer);
+  }
+
+  /** The families whose commands are answered now. */
+  serving(): Family[] {
+    return this.router.serving();
   }
 
   private readonly onConnect = () => {
     if (this.shadowWiped) return;
     this.shadowWiped = true;
     // The cloud's device shadow is rebuilt from what this run reports.
-    this.connection.publish(topics.shadowDelete(this.base), '').catch((err) => {
+    this.bus.publish(topics.shadowDelete(this.base), '').catch((err) => {
       this.options.log.warn(`shadow/delete not sent: ${errorMessage(err)}`);
     });
   };
 
   async stop(): Promise<void> {
-    for (const feature of [...this.started].reverse()) {
+    this.stopping = true;
+    for (const timer of this.restartTimers) clearTimeout(timer);
+    this.restartTimers.clear();
+    for (const part of [...this.parts].reverse()) {
+      if (!this.started.delete(part)) continue;
       try {
-        await feature.stop();
+        await part.feature.stop();
       } catch (err) {
-        this.options.log.warn(`${feature.name} did not stop cleanly: ${errorMessage(err)}`);
+        this.options.log.warn(`${part.feature.name} did not stop cleanly: ${errorMessage(err)}`);
       }
     }
-    this.started = [];
     await this.router.stop().catch(() => {});
-    this.connection.off('connect', this.onConnect);
-    await this.connection.stop();
+    this.bus.off('connect', this.onConnect);
+    await this.connection?.stop();
   }
 }

@@ -29,8 +29,6 @@ export const commandFamilies = {
 };
 
 export type Family = keyof typeof commandFamilies;
-/** The commands of one family. */
-export type CommandsOf<F extends Family> = keyof (typeof commandFamilies)[F] & string;
 
 export const requestSchemas = {
   ...statusRequests,
@@ -63,6 +61,8 @@ export interface Answers {
 }
 
 export type CommandName = keyof typeof requestSchemas;
+/** The commands of one family. */
+export type CommandsOf<F extends Family> = Extract<keyof (typeof commandFamilies)[F], CommandName>;
 export type RequestOf<K extends CommandName> = Infer<(typeof requestSchemas)[K]>;
 export type AnswerOf<K extends CommandName> = Answers[K];
 

@@ -22,3 +22,12 @@ export const topics = {
   aptProgress: (base: string) => `${base}/apt/progress`,
   containersProgress: (base: string) => `${base}/containers/progress`,
 };
+
+/** The sketch id of a `B/sketches/<id>/stdin` topic, or undefined for any other topic. */
+export function sketchOfStdinTopic(base: string, topic: string): string | undefined {
+  const prefix = `${base}/sketches/`;
+  const suffix = '/stdin';
+  if (!topic.startsWith(prefix) || !topic.endsWith(suffix)) return undefined;
+  const id = topic.slice(prefix.length, -suffix.length);
+  return id === '' || id.includes('/') ? undefined : id;
+}

@@ -1,7 +1,7 @@
 // apt/repos/list, add, remove, edit: the repositories of apt's configuration folder
 // (settings.apt_config_dir), edited in place with everything else in the files kept.
 
-import type { AgentContext, Feature } from '../feature.js';
+import type { AgentContext } from '../legacy-features.js';
 import { AptSources } from '../system/apt-sources.js';
 import { WritableMount } from '../system/ro-fs.js';
 
@@ -11,7 +11,7 @@ export interface ReposCommandsOptions {
   writable?: WritableMount;
 }
 
-export class ReposCommands implements Feature {
+export class ReposCommands {
   readonly name = 'apt-repositories';
   readonly sources: AptSources;
   private readonly writable: WritableMount;

@@ -4,7 +4,7 @@
 
 import { topics, type AptListBody, type AptPackage, type CommandOutputBody } from '../api.js';
 import { CommandError } from '../errors.js';
-import type { AgentContext, Feature } from '../feature.js';
+import type { AgentContext } from '../legacy-features.js';
 import { errorMessage } from '../log.js';
 import { PackageIndex } from '../system/apt-cache.js';
 import { AptGet, type AptAction } from '../system/apt-get.js';
@@ -38,7 +38,7 @@ export function pageOf(rows: AptPackage[], page: number): AptListBody {
   return { packages: rows.slice(page * APT_PAGE_SIZE, (page + 1) * APT_PAGE_SIZE), page, pages, total_items: rows.length };
 }
 
-export class AptCommands implements Feature {
+export class AptCommands {
   readonly name = 'apt';
   readonly index: PackageIndex;
   readonly aptGet: AptGet;

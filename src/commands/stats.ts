@@ -4,7 +4,7 @@
 
 import type { NetworkStats, StatsBody } from '../api.js';
 import { CommandError } from '../errors.js';
-import type { AgentContext, Feature } from '../feature.js';
+import type { AgentContext } from '../legacy-features.js';
 import { errorMessage } from '../log.js';
 import { DiskReader } from '../system/disks.js';
 import { readMeminfo } from '../system/meminfo.js';
@@ -22,7 +22,7 @@ export interface StatsOptions {
 
 type NetworkResult = { ok: true; stats: NetworkStats } | { ok: false; reason: string };
 
-export class StatsCommands implements Feature {
+export class StatsCommands {
   readonly name = 'stats';
   /** Requests that arrive while a reading runs share it rather than each opening D-Bus. */
   private inFlight: Promise<StatsBody> | undefined;

@@ -1,35 +1,42 @@
-// `status`: the sketch table on request, and on B/status whenever a sketch changes state.
+// status: the sketch table on request, and on B/status whenever a sketch changes state.
 
-import { formatInfo, topics, type StatusBody } from '../api.js';
-import type { AgentContext, Feature } from '../feature.js';
+import { encodeStream, streamTopic, type AnswerOf } from '../api.js';
+import { Feature, type CommandTable } from '../feature.js';
 import { errorMessage } from '../log.js';
 import type { SketchStatusSource } from '../sketches/status-source.js';
 
-export class StatusCommands implements Feature {
+/** B/<command>/post → the method of StatusFeature that answers it. */
+export const statusCommands = {
+  status: 'status',
+} as const satisfies CommandTable<'status', StatusFeature>;
+
+export interface StatusOptions {
+  /** The sketch table (the sketches feature's, which can be read even when it failed to start). */
+  sketches: SketchStatusSource;
+}
+
+export class StatusFeature extends Feature<StatusOptions> {
   readonly name = 'status';
   private unlisten: (() => void) | undefined;
 
-  constructor(private readonly context: Pick<AgentContext, 'router' | 'bus' | 'base' | 'log'>, private readonly sketches: SketchStatusSource) {}
-
-  body(): StatusBody {
-    return { sketches: this.sketches.snapshot() };
+  async status(): Promise<AnswerOf<'status'>> {
+    return { sketches: this.options.sketches.snapshot() };
   }
 
-  async start(): Promise<void> {
-    this.context.router.register('status', async () => this.body());
-    this.unlisten = this.sketches.onChange(() => void this.publish());
+  override async start(): Promise<void> {
+    this.unlisten = this.options.sketches.onChange(() => void this.publish());
   }
 
-  async stop(): Promise<void> {
+  override async stop(): Promise<void> {
     this.unlisten?.();
     this.unlisten = undefined;
   }
 
   /** Publishes the status stream; a broker that is away gets the next change instead. */
-  async publish(): Promise<void> {
-    const { bus, base, log } = this.context;
+  private async publish(): Promise<void> {
+    const { bus, base, log } = this.deps;
     try {
-      await bus.publish(topics.status(base), formatInfo(this.body()));
+      await bus.publish(streamTopic(base, 'status'), encodeStream('status', await this.status()));
     } catch (err) {
       log.warn(`status not published: ${errorMessage(err)}`);
     }

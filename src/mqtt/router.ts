@@ -1,20 +1,17 @@
 // The one place where a message becomes a typed request: size check, JSON decoding, validation
-// against the API map, the handler, and an `INFO:`/`ERROR:` answer on `B/<command>` (and on the
-// MQTT 5 response topic when the request named one). A handler can never take the agent down.
+// against the API map, the family's handler, and an `INFO:`/`ERROR:` answer on `B/<command>` (and
+// on the MQTT 5 response topic when the request named one). Every command of the API map is
+// subscribed from the start, whether or not its family is serving: a family that is missing or
+// failed answers `ERROR: <family> unavailable: <reason>`, never silence. A handler can never take
+// the agent down.
 
-import type { IPublishPacket } from 'mqtt';
-import { formatError, formatInfo, requestSchemas, topics, type AnswerOf, type CommandName, type RequestOf } from '../api.js';
-import { CommandError } from '../errors.js';
-import { errorMessage, type Logger } from '../log.js';
+import { commandNames, familyOf, formatError, formatInfo, requestSchemas, topics, type CommandName, type Family, type RequestOf } from '../api.js';
 import { ValidationError } from '../api/schema.js';
-import type { MessageBus } from './connection.js';
-
-export interface HandlerContext {
-  command: CommandName;
-  log: Logger;
-}
-
-export type Handler<K extends CommandName> = (request: RequestOf<K>, context: HandlerContext) => Promise<AnswerOf<K>>;
+import { UnavailableError } from '../errors.js';
+import type { ServedFamily } from '../feature.js';
+import { errorMessage, type Logger } from '../log.js';
+import { answerError } from './answer-error.js';
+import type { MessageBus, MessageMeta } from './message-bus.js';
 
 export interface RouterOptions {
   bus: MessageBus;
@@ -51,44 +48,44 @@ export function decodeRequest<K extends CommandName>(command: K, payload: Buffer
   return requestSchemas[command].parse(value, '') as RequestOf<K>;
 }
 
+type FamilyState = { serving: ServedFamily } | { unavailable: string };
+
 export class CommandRouter {
-  private readonly handlers = new Map<CommandName, Handler<CommandName>>();
-  private readonly subscribed = new Set<CommandName>();
+  private readonly families = new Map<Family, FamilyState>();
   private readonly loggers = new Map<CommandName, Logger>();
-  private started = false;
+  private subscribed = false;
 
   constructor(private readonly options: RouterOptions) {}
 
-  /** Adds a command; once started, its topic is subscribed at once. */
-  register<K extends CommandName>(command: K, handler: Handler<K>): void {
-    if (this.handlers.has(command)) throw new Error(`command ${command} registered twice`);
-    this.handlers.set(command, handler as unknown as Handler<CommandName>);
-    if (this.started) void this.subscribe(command);
+  /** The family's commands are answered by `served` from now on. */
+  serve(served: ServedFamily): void {
+    this.families.set(served.family, { serving: served });
   }
 
-  /** The commands that are served (and so subscribed). */
-  commands(): CommandName[] {
-    return [...this.handlers.keys()];
+  /** The family's commands answer `ERROR: <family> unavailable: <reason>` until it is served. */
+  unavailable(family: Family, reason: string): void {
+    this.families.set(family, { unavailable: reason });
   }
 
+  /** The families that answer their commands now. */
+  serving(): Family[] {
+    return [...this.families].filter(([, state]) => 'serving' in state).map(([family]) => family);
+  }
+
+  /** Subscribes every command of the API map. */
   async start(): Promise<void> {
-    this.started = true;
-    await Promise.all(this.commands().map((c) => this.subscribe(c)));
+    this.subscribed = true;
+    const { bus, base } = this.options;
+    await Promise.all(
+      commandNames.map((command) => bus.subscribe(topics.request(base, command), (_topic, payload, meta) => void this.handle(command, payload, meta))),
+    );
   }
 
   async stop(): Promise<void> {
-    this.started = false;
+    if (!this.subscribed) return;
+    this.subscribed = false;
     const { bus, base } = this.options;
-    await Promise.all([...this.subscribed].map((c) => bus.unsubscribe(topics.request(base, c)).catch(() => {})));
-    this.subscribed.clear();
-  }
-
-  private async subscribe(command: CommandName): Promise<void> {
-    const { bus, base } = this.options;
-    this.subscribed.add(command);
-    await bus.subscribe(topics.request(base, command), (_topic, payload, packet) => {
-      void this.handle(command, payload, packet);
-    });
+    await Promise.all(commandNames.map((c) => bus.unsubscribe(topics.request(base, c)).catch(() => {})));
   }
 
   private loggerOf(command: CommandName): Logger {
@@ -100,32 +97,31 @@ export class CommandRouter {
     return logger;
   }
 
-  /** Runs one request to its answer; public so a test can drive the router without a broker. */
-  async handle(command: CommandName, payload: Buffer, packet?: IPublishPacket): Promise<string> {
+  /** Runs one request to its answer and publishes it; returns the answer's text. */
+  async handle(command: CommandName, payload: Buffer, meta?: MessageMeta): Promise<string> {
     const { log, maxPayloadBytes } = this.options;
+    const family = familyOf(command);
     let answer: string;
     try {
-      const handler = this.handlers.get(command);
-      if (!handler) throw new CommandError(`unknown command ${command}`);
       const request = decodeRequest(command, payload, maxPayloadBytes);
-      const body = await handler(request, { command, log: this.loggerOf(command) });
+      const state = this.families.get(family) ?? { unavailable: 'not started' };
+      if ('unavailable' in state) throw new UnavailableError(state.unavailable);
+      const body = await state.serving.handle(command, request, { command, log: this.loggerOf(command) });
       answer = formatInfo(body);
     } catch (err) {
-      if (err instanceof ValidationError || err instanceof CommandError) {
-        log.info(`${command}: ${err.message}`);
-      } else {
-        log.error(`${command} failed unexpectedly: ${err instanceof Error && err.stack ? err.stack : errorMessage(err)}`);
-      }
-      answer = formatError(errorMessage(err));
+      const answered = answerError(family, err);
+      if (answered.level === 'error') log.error(`${command} failed unexpectedly: ${answered.detail ?? answered.message}`);
+      else log[answered.level](`${command}: ${answered.message}`);
+      answer = formatError(answered.message);
     }
-    await this.reply(command, answer, packet);
+    await this.reply(command, answer, meta);
     return answer;
   }
 
-  private async reply(command: CommandName, answer: string, packet: IPublishPacket | undefined): Promise<void> {
+  private async reply(command: CommandName, answer: string, meta: MessageMeta | undefined): Promise<void> {
     const { bus, base, log } = this.options;
     const answerTopic = topics.answer(base, command);
-    let responseTopic = packet?.properties?.responseTopic;
+    let responseTopic = meta?.properties?.responseTopic;
     // Publishing to a wildcard or empty topic makes the broker drop the agent's session, so a
     // request must not be able to name one.
     if (responseTopic !== undefined && !isPublishableTopic(responseTopic)) {
@@ -139,7 +135,7 @@ export class CommandRouter {
       await sent;
       return;
     }
-    const correlationData = packet?.properties?.correlationData;
+    const correlationData = meta?.properties?.correlationData;
     await Promise.all([sent, bus.publish(responseTopic, answer, correlationData ? { correlationData } : {}).catch(notSent)]);
   }
 }

@@ -3,7 +3,7 @@
 // sketches' own lib folder first so a sketch can ship its shared libraries next to it.
 
 import { join } from 'node:path';
-import { settingDefinitions, type Settings } from '../settings.js';
+import { settingDefinitions } from '../settings.js';
 import { ConfigError } from '../errors.js';
 import { applyProxyEnvironment } from '../system/proxy-environment.js';
 
@@ -32,7 +32,14 @@ export function parseEnvVarsToLoad(text: string): Record<string, string> {
   return out;
 }
 
-export type EnvironmentSettings = Pick<Settings, 'http_proxy' | 'https_proxy' | 'all_proxy' | 'env_vars_to_load'>;
+/** The settings that shape a sketch's environment. */
+export interface EnvironmentSettings {
+  http_proxy: string;
+  https_proxy: string;
+  all_proxy: string;
+  /** `NAME=value,NAME=value`. */
+  env_vars_to_load: string;
+}
 
 export interface EnvironmentOptions {
   settings: EnvironmentSettings;

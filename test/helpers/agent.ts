@@ -22,7 +22,7 @@ export interface TestAgent {
 export async function startTestAgent(
   brokerUrl: string,
   overrides: Partial<Settings> = {},
-  extra: Pick<AgentOptions, 'extraFeatures' | 'featureOptions'> = {},
+  extra: Pick<AgentOptions, 'featureOptions' | 'restartDelayMs'> = {},
   clientOptions: Partial<ClientOptions> = {},
 ): Promise<TestAgent> {
   const data = await tempDir('ac-agent-');
@@ -41,7 +41,7 @@ export async function startTestAgent(
   const log = createLogger({ level: 'debug', write: (line) => void logs.push(line) });
   const agent = new Agent({ settings, log, ...extra });
   await agent.start();
-  await waitFor(() => agent.connection.connected, 'the agent to connect');
+  await waitFor(() => agent.bus.connected, 'the agent to connect');
   const client = await ConnectorClient.connect({ broker: brokerUrl, deviceId: settings.id, baseTopic: settings.base_topic, ...clientOptions });
   // Subscriptions are made asynchronously after the connection: wait until commands are served.
   await waitFor(async () => (await client.call('status', {}, 500)).ok, 'the agent to answer status');

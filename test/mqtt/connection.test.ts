@@ -62,7 +62,7 @@ describe('MqttConnection with a real broker', () => {
     const original = { _write: proto._write, _writev: proto._writev };
     const connection = new MqttConnection({ url: broker.url, clientId: 'coalesce' }, silentLogger);
     const router = new CommandRouter({ bus: connection, base: 'dev', log: silentLogger });
-    router.register('status', async () => ({ sketches: {} }));
+    router.serve({ family: 'status', handle: async () => ({ sketches: {} }) });
     let requester: mqtt.MqttClient | undefined;
     try {
       for (const name of ['_write', '_writev'] as const) {

@@ -63,7 +63,7 @@ describe('mutual TLS', () => {
     try {
       await waitFor(() => lines.some((l) => /connection failed: TLS handshake refused/.test(l)), 'the refusal in the log');
       await sleep(300);
-      assert.equal(agent.connection.connected, false);
+      assert.equal(agent.bus.connected, false);
     } finally {
       await agent.stop();
     }
@@ -81,7 +81,7 @@ describe('mutual TLS', () => {
     await agent.start();
     try {
       await waitFor(() => lines.some((l) => /connection failed/.test(l)), 'the refusal in the log');
-      assert.equal(agent.connection.connected, false);
+      assert.equal(agent.bus.connected, false);
     } finally {
       await agent.stop();
     }

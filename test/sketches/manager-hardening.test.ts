@@ -14,12 +14,10 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { defaultSettings } from '../../src/settings.js';
-import { CommandError } from '../../src/errors.js';
-import type { AgentContext } from '../../src/feature.js';
+import { SketchesFeature, type SketchesOptions } from '../../src/commands/sketches.js';
+import { DomainError } from '../../src/errors.js';
 import { createLogger } from '../../src/log.js';
 import { MqttConnection } from '../../src/mqtt/connection.js';
-import { CommandRouter } from '../../src/mqtt/router.js';
-import { SketchManager, type SketchManagerOptions } from '../../src/sketches/manager.js';
 import { processStateLetter } from '../../src/sketches/process.js';
 import { WritableMount } from '../../src/system/ro-fs.js';
 import { startMosquitto, type Broker } from '../helpers/mosquitto.js';
@@ -106,7 +104,7 @@ async function publish(name: string, body: string): Promise<string> {
 // ---- a manager of its own -------------------------------------------------------------------------
 
 interface Solo {
-  manager: SketchManager;
+  manager: SketchesFeature;
   dataDir: string;
   sketchesDir: string;
   logs: string[];
@@ -115,19 +113,23 @@ interface Solo {
   stop(): Promise<void>;
 }
 
-async function startSolo(options: SketchManagerOptions = {}, dataDir?: string): Promise<Solo> {
+type SoloOptions = Partial<SketchesOptions> & { writable?: WritableMount };
+
+async function startSolo(options: SoloOptions = {}, dataDir?: string): Promise<Solo> {
   const data = dataDir ? undefined : await tempDir('ac-sketch-solo-');
   const path = dataDir ?? data!.path;
   const logs: string[] = [];
   const log = createLogger({ level: 'debug', write: (line) => void logs.push(line) });
   const id = `solo-${randomBytes(4).toString('hex')}`;
-  const settings = { ...defaultSettings(), id, url: broker.url, sketches_path: path, drop_folder: join(path, 'drop'), signature_key: keys.publicKeyPath };
   const bus = new MqttConnection({ url: broker.url, clientId: id }, log.child('mqtt'));
   bus.start();
   await waitFor(() => bus.connected, 'the manager connection');
   const base = `/${id}`;
-  const context: AgentContext = { settings, bus, base, log, router: new CommandRouter({ bus, base, log }) };
-  const manager = new SketchManager(context, { stopGraceMs: 300, ...options });
+  const { writable = new WritableMount({ enabled: false }), ...sketchOptions } = options;
+  const manager = new SketchesFeature(
+    { bus, base, log, writable },
+    { dataDir: path, dropFolder: join(path, 'drop'), signatureKey: keys.publicKeyPath, maxSketchBytes: 1 << 30, environment: defaultSettings(), stopGraceMs: 300, ...sketchOptions },
+  );
   await manager.start();
   let stopped = false;
   return {
@@ -136,7 +138,7 @@ async function startSolo(options: SketchManagerOptions = {}, dataDir?: string): 
     sketchesDir: manager.sketchesDir,
     logs,
     upload: (sketchId, name, url) => manager.upload({ id: sketchId, name, url }),
-    action: (sketchId, act) => manager.command({ id: sketchId, action: act }),
+    action: (sketchId, act) => manager.sketch({ id: sketchId, action: act }),
     stop: async () => {
       if (stopped) return;
       stopped = true;
@@ -152,7 +154,7 @@ const gone = async (pid: number) => ['Z', undefined].includes(await processState
 
 async function rejectsWith(pending: Promise<unknown>, message: RegExp): Promise<void> {
   await assert.rejects(pending, (err: Error) => {
-    assert.ok(err instanceof CommandError, `expected a CommandError, got ${err.name}: ${err.message}`);
+    assert.ok(err instanceof DomainError, `expected a DomainError, got ${err.name}: ${err.message}`);
     assert.match(err.message, message);
     return true;
   });
@@ -198,7 +200,7 @@ describe('uploads racing each other', () => {
     assert.deepEqual(await readFile(join(solo.sketchesDir, 'shared'), 'utf8'), await readFile(join(www, 'shared-a.sh'), 'utf8'));
     // The refused id does not exist, so deleting it cannot touch the first one's file.
     await rejectsWith(solo.action('race-b', 'DELETE'), /no sketch with id race-b/);
-    assert.equal(solo.manager.snapshot()['race-a']?.pid, pid);
+    assert.equal(solo.manager.status.snapshot()['race-a']?.pid, pid);
     assert.equal((await stat(join(solo.sketchesDir, 'shared'))).isFile(), true);
     // Once the first is installed, the name is taken by a sketch: still refused.
     await rejectsWith(solo.upload('race-b', 'shared', secondUrl), /already used by sketch race-a/);
@@ -209,7 +211,7 @@ describe('uploads racing each other', () => {
     const url = await publish('freed.sh', 'while :; do sleep 1; done');
     await rejectsWith(solo.upload('free-a', 'freed', server.url('missing.sh')), /download failed/);
     const pid = pidOf(await solo.upload('free-b', 'freed', url));
-    assert.equal(solo.manager.snapshot()['free-b']?.pid, pid);
+    assert.equal(solo.manager.status.snapshot()['free-b']?.pid, pid);
     await solo.action('free-b', 'DELETE');
   });
 
@@ -223,7 +225,7 @@ describe('uploads racing each other', () => {
     gate.release();
     const firstPid = pidOf(await first);
     await waitFor(() => gone(secondPid), 'the replaced process to end');
-    assert.deepEqual(solo.manager.snapshot().twice, { name: 'twice-one', id: 'twice', pid: firstPid, status: 'RUNNING', endpoints: null });
+    assert.deepEqual(solo.manager.status.snapshot().twice, { name: 'twice-one', id: 'twice', pid: firstPid, status: 'RUNNING', endpoints: null });
     assert.deepEqual((await readdir(solo.sketchesDir)).filter((f) => f.startsWith('twice')), ['twice-one']);
     await solo.action('twice', 'DELETE');
   });
@@ -241,15 +243,15 @@ describe('a slow download', () => {
     const replacing = solo.upload('busy', 'busy.sh', next);
     await gate.started;
     await solo.action('busy', 'STOP');
-    assert.equal(solo.manager.snapshot().busy?.status, 'STOPPED');
+    assert.equal(solo.manager.status.snapshot().busy?.status, 'STOPPED');
     assert.ok(await gone(oldPid));
     await solo.action('busy', 'START');
     await solo.action('busy', 'DELETE');
-    assert.equal(solo.manager.snapshot().busy, undefined);
+    assert.equal(solo.manager.status.snapshot().busy, undefined);
     gate.release();
     // The upload still completes, as a new sketch under the same id.
     const newPid = pidOf(await replacing);
-    assert.deepEqual(solo.manager.snapshot().busy, { name: 'busy.sh', id: 'busy', pid: newPid, status: 'RUNNING', endpoints: null });
+    assert.deepEqual(solo.manager.status.snapshot().busy, { name: 'busy.sh', id: 'busy', pid: newPid, status: 'RUNNING', endpoints: null });
     await solo.action('busy', 'DELETE');
   });
 
@@ -259,7 +261,7 @@ describe('a slow download', () => {
     server.hold('trickle.sh');
     await rejectsWith(solo.upload('trickle', 'trickle.sh', url), /^download failed: not finished within 1500 ms$/);
     assert.deepEqual((await readdir(solo.sketchesDir)).sort(), before);
-    assert.equal(solo.manager.snapshot().trickle, undefined);
+    assert.equal(solo.manager.status.snapshot().trickle, undefined);
   });
 });
 
@@ -306,12 +308,12 @@ describe('a process that SIGKILL cannot end (frozen cgroup, state D)', () => {
 
       await rejectsWith(solo.action('frozen', 'STOP'), /^sketch frozen could not be stopped: process \d+ is still there/);
       assert.ok(solo.logs.some((line) => line.includes('could not') || line.includes('still there')), 'the failure is logged');
-      assert.deepEqual(solo.manager.snapshot().frozen, { name: 'frozen.sh', id: 'frozen', pid, status: 'RUNNING', endpoints: null });
+      assert.deepEqual(solo.manager.status.snapshot().frozen, { name: 'frozen.sh', id: 'frozen', pid, status: 'RUNNING', endpoints: null });
 
       // Thawed, the pending SIGKILL ends it; STOP then succeeds (another command was not blocked).
       await writeFile(join(cgroup, 'freezer.state'), 'THAWED');
       await solo.action('frozen', 'STOP');
-      assert.equal(solo.manager.snapshot().frozen?.status, 'STOPPED');
+      assert.equal(solo.manager.status.snapshot().frozen?.status, 'STOPPED');
       assert.ok(await gone(pid));
     } finally {
       await writeFile(join(cgroup, 'freezer.state'), 'THAWED').catch(() => {});
@@ -360,7 +362,7 @@ describe('-check_ro_fs', () => {
       await run('mount', ['-o', 'remount,rw', mountPoint]);
       await writeFile(join(mountPoint, 'drop', 'usb'), '#!/bin/sh\nwhile :; do sleep 1; done\n', { mode: 0o700 });
       await run('mount', ['-o', 'remount,ro', mountPoint]);
-      await waitFor(() => solo!.manager.snapshot().sketchLoadedThroughUSB?.status === 'RUNNING', 'the dropped sketch to run');
+      await waitFor(() => solo!.manager.status.snapshot().sketchLoadedThroughUSB?.status === 'RUNNING', 'the dropped sketch to run');
       assert.ok(await readOnly(), 'read-only again after the drop');
       assert.deepEqual(await readdir(join(mountPoint, 'drop')), []);
     } finally {
@@ -381,7 +383,7 @@ describe('-check_ro_fs', () => {
       await run('mount', ['-o', 'remount,ro', mountPoint]);
       await rejectsWith(solo.upload('ro2', 'ro2.sh', await publish('ro2.sh', 'echo x')), /saving the download failed/);
       assert.deepEqual(await readdir(solo.sketchesDir), []);
-      assert.equal(solo.manager.snapshot().ro2, undefined);
+      assert.equal(solo.manager.status.snapshot().ro2, undefined);
     } finally {
       await solo?.stop();
       await run('umount', [mountPoint]).catch(() => {});
@@ -397,7 +399,7 @@ describe('names with MQTT wildcards', () => {
     for (const name of ['plain', 'a+b', 'c#d']) await writeFile(join(dir.path, 'sketches', name), '#!/bin/sh\n', { mode: 0o700 });
     const solo = await startSolo({}, dir.path);
     try {
-      assert.deepEqual(Object.keys(solo.manager.snapshot()).sort(), ['plain']);
+      assert.deepEqual(Object.keys(solo.manager.status.snapshot()).sort(), ['plain']);
       assert.ok(solo.logs.some((line) => line.includes('"a+b"')));
     } finally {
       await solo.stop();

@@ -1,0 +1,28 @@
+// What the agent needs of a broker session. MqttConnection is the real one; MemoryBroker's
+// clients (memory-bus.ts) let the router and the features run in a test without a broker.
+
+/** What a handler may need of an incoming message beyond its topic and payload: the MQTT 5
+ * request/response properties (an MQTT.js packet has this shape). */
+export interface MessageMeta {
+  properties?: { responseTopic?: string; correlationData?: Buffer };
+}
+
+export type MessageHandler = (topic: string, payload: Buffer, meta: MessageMeta) => void;
+
+export interface PublishOptions {
+  qos?: 0 | 1;
+  retain?: boolean;
+  responseTopic?: string;
+  correlationData?: Buffer;
+}
+
+export interface MessageBus {
+  /** Resolves once the broker acknowledged it (QoS 1), or once it is written (QoS 0). */
+  publish(topic: string, payload: string | Buffer, options?: PublishOptions): Promise<void>;
+  /** One handler per filter; the subscription survives reconnections. */
+  subscribe(filter: string, handler: MessageHandler): Promise<void>;
+  unsubscribe(filter: string): Promise<void>;
+  readonly connected: boolean;
+  on(event: 'connect' | 'offline', listener: () => void): this;
+  off(event: 'connect' | 'offline', listener: () => void): this;
+}
