@@ -3,6 +3,7 @@
 # (only the missing ones; apt-get update only when something is missing) and the npm packages.
 #   scripts/bootstrap.sh            everything the test suite needs
 #   scripts/bootstrap.sh --runtime  only what running the agent needs
+#   scripts/bootstrap.sh --npm-only the npm packages alone (the fast test tier)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,6 +12,7 @@ testing=(mosquitto mosquitto-clients nats-server dbus python3-dbusmock dpkg-dev 
 
 packages=("${testing[@]}")
 [ "${1:-}" = "--runtime" ] && packages=("${runtime[@]}")
+[ "${1:-}" = "--npm-only" ] && packages=()
 
 missing=()
 for p in "${packages[@]}"; do

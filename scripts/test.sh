@@ -1,10 +1,21 @@
 #!/usr/bin/env bash
-# The whole test suite: installs what is missing, type-checks, then runs every test file with
-# node's test runner against real services (mosquitto, nats-server, dbus-daemon, apt...).
+# The test suite: type-checks, then runs test files with node's test runner.
+#   scripts/test.sh           every test, against real services (mosquitto, RabbitMQ, dbus-daemon,
+#                             dockerd, apt...): installs what is missing first
+#   scripts/test.sh --unit    the fast tier only (*.unit.test.ts): no service, no Debian package,
+#                             the agent over an in-memory broker; seconds
+#   scripts/test.sh FILE...   the named files
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/bootstrap.sh
+unit=false
+if [ "${1:-}" = "--unit" ]; then unit=true; shift; fi
+if $unit; then
+  bash scripts/bootstrap.sh --npm-only
+  mapfile -t files < <(find test -name '*.unit.test.ts' | sort)
+else
+  bash scripts/bootstrap.sh
+  mapfile -t files < <(find test -name '*.test.ts' | sort)
+fi
 npx --no-install tsc -p tsconfig.test.json
-mapfile -t files < <(find test -name '*.test.ts' | sort)
 if [ $# -gt 0 ]; then files=("$@"); fi
 exec node --import tsx --test --test-concurrency=2 --test-timeout=300000 "${files[@]}"

@@ -6,7 +6,8 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { baseTopic, parseReply, requestSchemas, topics, type CommandName, type Reply, type RequestOf } from './api.js';
 import { silentLogger, type Logger } from './log.js';
-import { MqttConnection, type MessageHandler } from './mqtt/connection.js';
+import { MqttConnection } from './mqtt/connection.js';
+import type { MessageBus, MessageHandler } from './mqtt/message-bus.js';
 
 export interface ClientOptions {
   broker: string;
@@ -40,9 +41,25 @@ export class ConnectorClient {
   private readonly fifo = new Map<string, Pending[]>();
   private readonly answerTopics = new Set<string>();
 
-  private constructor(private readonly connection: MqttConnection, options: ClientOptions) {
+  private constructor(
+    private readonly connection: MessageBus,
+    options: Pick<ClientOptions, 'deviceId' | 'baseTopic'>,
+    /** The MQTT version in use: requests carry a response topic only over 5. */
+    private readonly version: () => 4 | 5,
+    /** Stops the session when the client made it. */
+    private readonly end: () => Promise<void>,
+  ) {
     this.base = baseTopic(options.baseTopic ?? '$aws/things/{id}', options.deviceId);
     this.replyTopic = `arduino-connector/replies/${randomUUID()}`;
+  }
+
+  /** A client over a session someone else started and stops (the fast tests' in-memory bus). */
+  static async over(bus: MessageBus, options: Pick<ClientOptions, 'deviceId' | 'baseTopic'>): Promise<ConnectorClient> {
+    const client = new ConnectorClient(bus, options, () => 5, async () => {
+      await bus.unsubscribe(client.replyTopic);
+    });
+    await client.listenForReplies();
+    return client;
   }
 
   static async connect(options: ClientOptions): Promise<ConnectorClient> {
@@ -58,7 +75,7 @@ export class ConnectorClient {
       },
       options.log ?? silentLogger,
     );
-    const client = new ConnectorClient(connection, options);
+    const client = new ConnectorClient(connection, options, () => connection.version, () => connection.stop());
     const timeoutMs = options.connectTimeoutMs ?? 10_000;
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -76,18 +93,22 @@ export class ConnectorClient {
         reject(err);
       }
     });
-    await connection.subscribe(client.replyTopic, (_t, payload, packet) => {
-      const id = packet.properties?.correlationData?.toString('hex');
-      const waiting = id ? client.pending.get(id) : undefined;
-      if (!id || !waiting) return;
-      client.pending.delete(id);
-      waiting.resolve(parseReply(payload.toString('utf8')));
-    });
+    await client.listenForReplies();
     return client;
   }
 
+  private async listenForReplies(): Promise<void> {
+    await this.connection.subscribe(this.replyTopic, (_t, payload, meta) => {
+      const id = meta.properties?.correlationData?.toString('hex');
+      const waiting = id ? this.pending.get(id) : undefined;
+      if (!id || !waiting) return;
+      this.pending.delete(id);
+      waiting.resolve(parseReply(payload.toString('utf8')));
+    });
+  }
+
   get protocolVersion(): 4 | 5 {
-    return this.connection.version;
+    return this.version();
   }
 
   /** Validates the request against the API map, sends it, and waits for the answer. */
@@ -111,7 +132,7 @@ export class ConnectorClient {
       };
       let cleanup = () => {};
       const send = async () => {
-        if (this.connection.version === 5) {
+        if (this.version() === 5) {
           const id = randomBytes(8);
           const entry = { resolve: settle };
           this.pending.set(id.toString('hex'), entry);
@@ -157,6 +178,6 @@ export class ConnectorClient {
   }
 
   async close(): Promise<void> {
-    await this.connection.stop();
+    await this.end();
   }
 }

@@ -14,7 +14,6 @@ export const repositorySchema = object(
     components: optional(sourcesField()),
     comment: optional(sourcesField()),
   },
-  { caseInsensitive: true },
 );
 export type RepositoryRequest = Infer<typeof repositorySchema>;
 /** A repository as the agent writes it: every field present, exactly as named in API.md. */

@@ -119,23 +119,24 @@ type OptionalKeys<S extends Shape> = { [K in keyof S]: undefined extends Infer<S
 type RequiredKeys<S extends Shape> = Exclude<keyof S, OptionalKeys<S>>;
 export type ObjectOf<S extends Shape> = { [K in RequiredKeys<S>]: Infer<S[K]> } & { [K in OptionalKeys<S>]?: Infer<S[K]> };
 
-export interface ObjectRules {
-  /** Match field names case-insensitively (the seed's repository objects are read so). */
-  caseInsensitive?: boolean;
-}
-
-/** An object with known fields; unknown fields are ignored, as the Go agent's decoder did. */
-export function object<S extends Shape>(shape: S, rules: ObjectRules = {}): Schema<ObjectOf<S>> {
+/**
+ * An object with known fields. Unknown fields are ignored and field names are matched without
+ * regard to case, as the Go agent's JSON decoder did (`{"ID":…,"Action":"START"}` worked there);
+ * a field named exactly wins over one that differs only in case.
+ */
+export function object<S extends Shape>(shape: S): Schema<ObjectOf<S>> {
   return {
     parse(value, at) {
       if (typeof value !== 'object' || value === null || Array.isArray(value)) fail(at, 'a JSON object', value);
       const source = value as Record<string, unknown>;
-      const lookup = rules.caseInsensitive
-        ? new Map(Object.keys(source).map((k) => [k.toLowerCase(), source[k]]))
-        : undefined;
+      let folded: Map<string, unknown> | undefined;
       const out: Record<string, unknown> = {};
       for (const [key, schema] of Object.entries(shape)) {
-        const raw = lookup ? lookup.get(key.toLowerCase()) : source[key];
+        let raw = Object.prototype.hasOwnProperty.call(source, key) ? source[key] : undefined;
+        if (raw === undefined) {
+          folded ??= new Map(Object.keys(source).map((k) => [k.toLowerCase(), source[k]]));
+          raw = folded.get(key.toLowerCase());
+        }
         const where = at === '' ? `field "${key}"` : `${at}.${key}`;
         if (raw === undefined && !schema.optional) throw new ValidationError(`${where}: missing`);
         const parsed = schema.parse(raw, where);
@@ -143,5 +144,14 @@ export function object<S extends Shape>(shape: S, rules: ObjectRules = {}): Sche
       }
       return out as ObjectOf<S>;
     },
+  };
+}
+
+/** A schema whose parsed value is completed or checked further by `finish` (which throws
+ * ValidationError naming the field). */
+export function refine<T, U>(inner: Schema<T>, finish: (value: T, at: string) => U): Schema<U> {
+  return {
+    optional: inner.optional,
+    parse: (value, at) => finish(inner.parse(value, at), at),
   };
 }

@@ -1,15 +1,22 @@
 // status, upload and sketch: the sketch table and the commands that change it.
 
 import { fileName, httpUrl } from './fields.js';
-import { object, oneOf, optional, str } from './schema.js';
+import { object, oneOf, optional, refine, str, ValidationError } from './schema.js';
 
 export const statusRequests = {
   status: object({}),
 };
 
+/** A request without `id` means the sketch whose id is its `name`, as the Go agent took it. */
+function idFromName<T extends { id?: string; name?: string }>(request: T, at: string): T & { id: string } {
+  const id = request.id ?? request.name;
+  if (id === undefined) throw new ValidationError(`${at === '' ? 'field "id"' : `${at}.id`}: missing (give "id", or "name" to use it as the id)`);
+  return { ...request, id };
+}
+
 export const sketchRequests = {
-  upload: object({ token: optional(str({ max: 8192 })), url: httpUrl, name: fileName, id: fileName }),
-  sketch: object({ id: fileName, name: optional(fileName), action: oneOf('START', 'STOP', 'PAUSE', 'DELETE') }),
+  upload: refine(object({ token: optional(str({ max: 8192 })), url: httpUrl, name: fileName, id: optional(fileName) }), idFromName),
+  sketch: refine(object({ id: optional(fileName), name: optional(fileName), action: oneOf('START', 'STOP', 'PAUSE', 'DELETE') }), idFromName),
 };
 
 export type SketchState = 'RUNNING' | 'STOPPED' | 'PAUSED';

@@ -25,3 +25,18 @@ it('requests name the field that is wrong', () => {
   assert.throws(() => requestSchemas['apt/install'].parse({ packages: [] }, ''), /field "packages": needs at least 1/);
   assert.throws(() => requestSchemas['apt/repos/add'].parse({ repository: { enabled: true, sourceRepo: false, uri: 'http://x', distribution: 'a', comment: 'x\ndeb http://evil / main' } }, ''), /comment: must not contain a newline/);
 });
+
+it('reads request keys without regard to case, as the Go agent did', () => {
+  assert.deepEqual(requestSchemas.sketch.parse({ ID: 'blink', Action: 'START' }, ''), { id: 'blink', action: 'START' });
+  // A key spelled exactly wins over one that differs only in case.
+  assert.deepEqual(requestSchemas['apt/get'].parse({ PACKAGE: 'a', package: 'b' }, ''), { package: 'b' });
+  const repo = requestSchemas['apt/repos/add'].parse({ Repository: { Enabled: true, SourceRepo: false, URI: 'http://x', Distribution: 'a' } }, '');
+  assert.equal(repo.repository.uri, 'http://x');
+});
+
+it('takes the name as the id of upload and sketch requests without one, as the Go agent did', () => {
+  assert.equal(requestSchemas.upload.parse({ url: 'http://x/b', name: 'blink' }, '').id, 'blink');
+  assert.equal(requestSchemas.upload.parse({ url: 'http://x/b', name: 'blink', id: 'other' }, '').id, 'other');
+  assert.deepEqual(requestSchemas.sketch.parse({ name: 'blink', action: 'STOP' }, ''), { id: 'blink', name: 'blink', action: 'STOP' });
+  assert.throws(() => requestSchemas.sketch.parse({ action: 'STOP' }, ''), /field "id": missing/);
+});

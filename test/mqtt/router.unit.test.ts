@@ -1,0 +1,85 @@
+// The router over the in-memory broker: decoding, validation, the family's handler, the answer,
+// and the one mapping from errors to ERROR: texts.
+
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { ConflictError, FailedError, UnavailableError } from '../../src/errors.js';
+import { createLogger } from '../../src/log.js';
+import { MemoryBroker } from '../../src/mqtt/memory-bus.js';
+import { CommandRouter } from '../../src/mqtt/router.js';
+import { waitFor } from '../helpers/wait.js';
+
+function setUp(maxPayloadBytes?: number) {
+  const broker = new MemoryBroker();
+  const bus = broker.client();
+  const peer = broker.client();
+  const logs: string[] = [];
+  const log = createLogger({ level: 'debug', write: (line) => void logs.push(line) });
+  const router = new CommandRouter({ bus, base: 'dev', log, maxPayloadBytes });
+  const seen: { topic: string; payload: string; correlation?: string }[] = [];
+  void peer.subscribe('#', (topic, payload, meta) => {
+    if (!topic.endsWith('/post')) seen.push({ topic, payload: payload.toString(), correlation: meta.properties?.correlationData?.toString() });
+  });
+  return { router, peer, logs, seen };
+}
+
+describe('command router', () => {
+  it('subscribes every command of the API map, served or not', async () => {
+    const { router, peer, seen } = setUp();
+    await router.start();
+    await peer.publish('dev/containers/ps/post', '{}');
+    await waitFor(() => seen.length === 1, 'an answer');
+    assert.deepEqual(seen[0], { topic: 'dev/containers/ps', payload: 'ERROR: containers unavailable: not started\n', correlation: undefined });
+  });
+
+  it('answers INFO: with the handler body, also on the response topic with its correlation data', async () => {
+    const { router, peer, seen } = setUp();
+    router.serve({ family: 'status', handle: async () => ({ sketches: {} }) });
+    await router.start();
+    await peer.publish('dev/status/post', '', { responseTopic: 'me/replies', correlationData: Buffer.from('c1') });
+    await waitFor(() => seen.length === 2, 'both answers');
+    assert.deepEqual(new Set(seen.map((m) => `${m.topic} ${m.correlation ?? ''} ${m.payload}`)), new Set(['dev/status  INFO: {"sketches":{}}\n', 'me/replies c1 INFO: {"sketches":{}}\n']));
+  });
+
+  it('never publishes to a wildcard response topic', async () => {
+    const { router, peer, seen, logs } = setUp();
+    router.serve({ family: 'status', handle: async () => ({ sketches: {} }) });
+    await router.start();
+    await peer.publish('dev/status/post', '{}', { responseTopic: 'evil/#' });
+    await waitFor(() => seen.length === 1, 'the answer');
+    assert.equal(seen[0]?.topic, 'dev/status');
+    assert.ok(logs.some((l) => l.includes('"evil/#" is not a topic one can publish to')));
+  });
+
+  it('turns each kind of error into one ERROR: text, and logs a bug with its stack', async () => {
+    const { router, logs } = setUp(64);
+    const failures: Record<string, Error> = {
+      'containers/ps': new UnavailableError('no container engine at /nowhere.sock'),
+      'containers/images': new ConflictError('name in use'),
+      'containers/rename': new FailedError('engine said no'),
+      'containers/action': new TypeError('boom'),
+    };
+    router.serve({
+      family: 'containers',
+      handle: async (command) => {
+        throw failures[command];
+      },
+    });
+    assert.equal(await router.handle('containers/ps', Buffer.from('{}')), 'ERROR: containers unavailable: no container engine at /nowhere.sock\n');
+    assert.equal(await router.handle('containers/images', Buffer.from('{}')), 'ERROR: name in use\n');
+    assert.equal(await router.handle('containers/rename', Buffer.from('{"id":"a","name":"b"}')), 'ERROR: engine said no\n');
+    assert.equal(await router.handle('containers/action', Buffer.from('{"action":"run"}')), 'ERROR: boom\n');
+    assert.ok(logs.some((l) => / ERROR .*containers\/action failed unexpectedly: TypeError: boom\n\s+at /.test(l)));
+    assert.ok(logs.some((l) => / INFO .*containers\/images: name in use/.test(l)));
+    assert.equal(await router.handle('containers/ps', Buffer.alloc(65, 32)), 'ERROR: payload of 65 bytes exceeds the limit of 64 bytes\n');
+    assert.equal(await router.handle('containers/action', Buffer.from('{"action":"fly"}')), 'ERROR: field "action": unknown value "fly", expected one of run, start, stop, remove\n');
+  });
+
+  it('answers a family that failed with its reason until it serves again', async () => {
+    const { router } = setUp();
+    router.unavailable('stats', 'cannot read /proc/meminfo');
+    assert.equal(await router.handle('stats', Buffer.from('')), 'ERROR: stats unavailable: cannot read /proc/meminfo\n');
+    router.serve({ family: 'stats', handle: async () => 'fine' });
+    assert.equal(await router.handle('stats', Buffer.from('')), 'INFO: fine\n');
+  });
+});
