@@ -9,10 +9,11 @@
 // The compiler refuses a command of the family left out, a command of another family, and a
 // method that does not take that command's request and return its answer.
 
-import type { AnswerOf, CommandName, CommandsOf, Family, RequestOf } from './api.js';
+import type { CommandName, CommandsOf, Family } from './api.js';
 import type { WritableMount } from './system/ro-fs.js';
 import type { Logger } from './log.js';
 import type { MessageBus } from './mqtt/message-bus.js';
+import type { Handler, HandlerContext, ServedFamily } from './mqtt/router.js';
 
 /** What every feature is given; nothing here has a hidden default. */
 export interface FeatureDeps {
@@ -37,24 +38,11 @@ export abstract class Feature<Options = Record<string, never>> {
   async stop(): Promise<void> {}
 }
 
-export interface HandlerContext {
-  command: CommandName;
-  log: Logger;
-}
-
-export type Handler<K extends CommandName> = (request: RequestOf<K>, context: HandlerContext) => Promise<AnswerOf<K>>;
-
 /** The names of T's methods that can answer command K. */
 type MethodFor<T, K extends CommandName> = { [M in keyof T]: T[M] extends Handler<K> ? M : never }[keyof T];
 
 /** A family's command table: every command of the family, each to a method of the feature. */
 export type CommandTable<F extends Family, T> = { readonly [K in CommandsOf<F>]: MethodFor<T, K> };
-
-/** A feature serving its family, as the router calls it. */
-export interface ServedFamily {
-  family: Family;
-  handle(command: CommandName, request: unknown, context: HandlerContext): Promise<unknown>;
-}
 
 export function serveFamily<F extends Family, T extends Feature<unknown>>(family: F, feature: T, table: CommandTable<F, T>): ServedFamily {
   const methods = table as Record<string, keyof T>;

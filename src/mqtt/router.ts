@@ -5,13 +5,25 @@
 // failed answers `ERROR: <family> unavailable: <reason>`, never silence. A handler can never take
 // the agent down.
 
-import { commandNames, familyOf, formatError, formatInfo, requestSchemas, topics, type CommandName, type Family, type RequestOf } from '../api.js';
+import { commandNames, familyOf, formatError, formatInfo, requestSchemas, topics, type AnswerOf, type CommandName, type Family, type RequestOf } from '../api.js';
 import { ValidationError } from '../api/schema.js';
 import { UnavailableError } from '../errors.js';
-import type { ServedFamily } from '../feature.js';
 import { errorMessage, type Logger } from '../log.js';
 import { answerError } from './answer-error.js';
 import type { MessageBus, MessageMeta } from './message-bus.js';
+
+export interface HandlerContext {
+  command: CommandName;
+  log: Logger;
+}
+
+export type Handler<K extends CommandName> = (request: RequestOf<K>, context: HandlerContext) => Promise<AnswerOf<K>>;
+
+/** What answers the commands of one family (a feature, through its command table). */
+export interface ServedFamily {
+  family: Family;
+  handle(command: CommandName, request: unknown, context: HandlerContext): Promise<unknown>;
+}
 
 export interface RouterOptions {
   bus: MessageBus;

@@ -5,7 +5,7 @@
 // the agent's memory.
 
 import { errorMessage, type Logger } from '../log.js';
-import type { MessageBus } from '../mqtt/connection.js';
+import type { MessageBus } from '../mqtt/message-bus.js';
 import type { MessageRateLimiter } from './rate-limit.js';
 
 /** What the output needs of the terminal: stop reading it and start again. */
