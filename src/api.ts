@@ -3,11 +3,11 @@
 // agent's router, its features and the command-line client all use it, so a client cannot send
 // what the agent would refuse and a feature cannot leave a command without a handler.
 
-import { aptRepoRequests, aptRequests, type AptListBody, type AptPackagesBody, type CommandOutputBody, type Repository } from './api/apt.js';
-import { containerRequests, type ContainerActionResult } from './api/containers.js';
+import { aptRepoRequests, aptRequests, type AptAnswers, type AptRepoAnswers } from './api/apt.js';
+import { containerRequests, type ContainerAnswers } from './api/containers.js';
 import type { Infer } from './api/schema.js';
-import { sketchRequests, statusRequests, type StatusBody } from './api/sketches.js';
-import { statsRequests, type StatsBody } from './api/stats.js';
+import { sketchRequests, statusRequests, type SketchAnswers, type StatusAnswers } from './api/sketches.js';
+import { statsRequests, type StatsAnswers } from './api/stats.js';
 
 export * from './api/answer.js';
 export * from './api/apt.js';
@@ -39,26 +39,8 @@ export const requestSchemas = {
   ...containerRequests,
 };
 
-export interface Answers {
-  status: StatusBody;
-  upload: string;
-  sketch: string;
-  stats: StatsBody;
-  'apt/get': AptPackagesBody;
-  'apt/list': AptListBody;
-  'apt/update': CommandOutputBody;
-  'apt/install': CommandOutputBody;
-  'apt/upgrade': CommandOutputBody;
-  'apt/remove': CommandOutputBody;
-  'apt/repos/list': Repository[];
-  'apt/repos/add': string;
-  'apt/repos/remove': string;
-  'apt/repos/edit': string;
-  'containers/ps': unknown[];
-  'containers/images': unknown[];
-  'containers/action': ContainerActionResult[];
-  'containers/rename': { id: string; name: string };
-}
+/** Every command's answer body, from the family files. */
+export interface Answers extends StatusAnswers, SketchAnswers, StatsAnswers, AptAnswers, AptRepoAnswers, ContainerAnswers {}
 
 export type CommandName = keyof typeof requestSchemas;
 /** The commands of one family. */

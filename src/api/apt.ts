@@ -69,3 +69,19 @@ export interface AptListBody {
 export interface CommandOutputBody {
   output: string;
 }
+
+export interface AptAnswers {
+  'apt/get': AptPackagesBody;
+  'apt/list': AptListBody;
+  'apt/update': CommandOutputBody;
+  'apt/install': CommandOutputBody;
+  'apt/upgrade': CommandOutputBody;
+  'apt/remove': CommandOutputBody;
+}
+
+export interface AptRepoAnswers {
+  'apt/repos/list': Repository[];
+  'apt/repos/add': string;
+  'apt/repos/remove': string;
+  'apt/repos/edit': string;
+}

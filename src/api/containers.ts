@@ -33,3 +33,12 @@ export interface ContainerActionResult {
   /** run: the pull failed and the copy already on the device was run (beyond the Go agent). */
   pull_error?: string;
 }
+
+export interface ContainerAnswers {
+  /** The engine's container list, passed through. */
+  'containers/ps': unknown[];
+  /** The engine's image list, passed through. */
+  'containers/images': unknown[];
+  'containers/action': ContainerActionResult[];
+  'containers/rename': { id: string; name: string };
+}

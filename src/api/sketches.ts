@@ -19,6 +19,15 @@ export const sketchRequests = {
   sketch: refine(object({ id: optional(fileName), name: optional(fileName), action: oneOf('START', 'STOP', 'PAUSE', 'DELETE') }), idFromName),
 };
 
+export interface StatusAnswers {
+  status: StatusBody;
+}
+
+export interface SketchAnswers {
+  upload: string;
+  sketch: string;
+}
+
 export type SketchState = 'RUNNING' | 'STOPPED' | 'PAUSED';
 
 export interface SketchStatus {

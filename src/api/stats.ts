@@ -6,6 +6,10 @@ export const statsRequests = {
   stats: object({}),
 };
 
+export interface StatsAnswers {
+  stats: StatsBody;
+}
+
 export interface MemoryStats {
   FreeMem: number;
   TotalMem: number;
