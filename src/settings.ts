@@ -1,6 +1,8 @@
 // Every setting of the agent: its config-file key (also a flag and an upper-case environment
 // variable), its type, default and help text. Keys of ../shared/API.md first, then this agent's.
 
+import { ConfigError } from './errors.js';
+
 export type SettingType = 'string' | 'boolean' | 'number';
 
 export interface SettingDefinition {
@@ -36,6 +38,7 @@ export const settingDefinitions = [
   { key: 'max_sketch_size', type: 'number', default: 512 * 1024 * 1024, help: 'largest sketch download accepted, in bytes' },
   { key: 'mqtt_username', type: 'string', default: '', help: 'user name for brokers that ask for one' },
   { key: 'mqtt_password', type: 'string', default: '', help: 'password for brokers that ask for one', secret: true },
+  { key: 'mqtt_version', type: 'string', default: 'auto', help: 'MQTT version: auto (5, or 3.1.1 when the broker refuses 5 or hangs up on it), 5 or 3.1.1' },
   { key: 'debug_mqtt', type: 'boolean', default: false, help: 'log every MQTT message in and out (secrets redacted); also -debug-mqtt' },
   { key: 'log_level', type: 'string', default: 'info', help: 'debug, info, warn or error' },
 ] as const satisfies readonly SettingDefinition[];
@@ -57,4 +60,18 @@ export function defaultSettings(): Settings {
 export function findSetting(key: string): SettingDefinition | undefined {
   const normalised = key.replaceAll('-', '_').toLowerCase();
   return settingDefinitions.find((d) => d.key === normalised);
+}
+
+export const mqttVersions = ['auto', '5', '3.1.1'] as const;
+export type MqttVersion = (typeof mqttVersions)[number];
+
+/** The mqtt_version setting as the connection takes it. An unknown version stops the agent: a
+ * guess would leave the device offline with nothing in the log but failed connections. */
+export function parseMqttVersion(value: string): MqttVersion {
+  const text = value.trim().toLowerCase();
+  // An empty value is how the config file, the environment and flags leave a setting unset.
+  if (text === '') return 'auto';
+  const known = mqttVersions.find((v) => v === text);
+  if (known) return known;
+  throw new ConfigError(`mqtt_version: expected auto, 5 or 3.1.1, got "${value}"`);
 }

@@ -1,6 +1,7 @@
-// The one MQTT session of the device: connects (plain, TLS or mutual TLS), reconnects forever with
-// capped exponential back-off, re-subscribes after every (re)connection, and dispatches incoming
-// messages to the handler of the subscription they match.
+// The one MQTT session of the device: connects (plain, TLS or mutual TLS) with MQTT 5 or 3.1.1,
+// reconnects forever with capped exponential back-off, logs why attempts fail (rate-limited),
+// re-subscribes after every (re)connection, and dispatches incoming messages to the handler of the
+// subscription they match.
 
 import { EventEmitter } from 'node:events';
 import { readFileSync } from 'node:fs';
@@ -8,6 +9,8 @@ import { join } from 'node:path';
 import mqtt, { type IClientOptions, type IClientPublishOptions, type IPublishPacket, type MqttClient } from 'mqtt';
 import { ConfigError } from '../errors.js';
 import { errorMessage, type Logger } from '../log.js';
+import { parseMqttVersion, type MqttVersion } from '../settings.js';
+import { describeFailure, FailureLog, type ConnectError } from './connect-failures.js';
 import { redactPayload } from './redact.js';
 import { topicMatcher } from './topic-match.js';
 
@@ -17,13 +20,16 @@ export interface ConnectionSettings {
   clientId: string;
   /** Folder holding certificate.pem and certificate.key (and optionally ca.pem). */
   certPath?: string;
-  /** 5 (default) falls back to 3.1.1 when the broker refuses MQTT 5; 4 is 3.1.1 only. */
-  protocolVersion?: 4 | 5;
+  /** 'auto' (default): MQTT 5, or 3.1.1 when the broker refuses 5 or hangs up on it; '5' and
+   * '3.1.1' use that version only. */
+  mqttVersion?: MqttVersion;
   username?: string;
   password?: string;
   keepaliveSeconds?: number;
   backoff?: { initialMs: number; maxMs: number };
   debugMqtt?: boolean;
+  /** After the first failed attempt of each kind, at most one line this often (default 60 s). */
+  failureLogIntervalMs?: number;
 }
 
 export type MessageHandler = (topic: string, payload: Buffer, packet: IPublishPacket) => void;
@@ -50,10 +56,12 @@ interface ResolvedBroker {
   options: IClientOptions;
 }
 
-function readCredential(path: string, what: string): Buffer {
+/** The file's content; undefined when an optional one is absent, a ConfigError naming it else. */
+function readCredential(path: string, what: string, required: boolean): Buffer | undefined {
   try {
     return readFileSync(path);
   } catch (err) {
+    if (!required && (err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw new ConfigError(`cannot read the ${what} ${path}: ${errorMessage(err)}`);
   }
 }
@@ -70,7 +78,7 @@ export function resolveBroker(settings: ConnectionSettings): ResolvedBroker {
     clientId: settings.clientId,
     clean: true,
     keepalive: settings.keepaliveSeconds ?? 30,
-    protocolVersion: settings.protocolVersion ?? 5,
+    protocolVersion: settings.mqttVersion === '3.1.1' ? 4 : 5,
     // Reconnection is ours (capped exponential back-off), and so is re-subscription.
     reconnectPeriod: 0,
     resubscribe: false,
@@ -86,37 +94,28 @@ export function resolveBroker(settings: ConnectionSettings): ResolvedBroker {
 
   const secure = ['mqtts', 'wss', 'ssl', 'tls'].includes(scheme);
   if (secure && settings.certPath) {
-    const certFile = join(settings.certPath, 'certificate.pem');
-    const keyFile = join(settings.certPath, 'certificate.key');
-    const caFile = join(settings.certPath, 'ca.pem');
     // With a bare host the device certificate is mandatory; with an explicit URL it is used
     // when present.
-    const required = !hasScheme;
-    let cert: Buffer | undefined;
-    let key: Buffer | undefined;
-    try {
-      cert = readFileSync(certFile);
-    } catch (err) {
-      if (required || (err as NodeJS.ErrnoException).code !== 'ENOENT') readCredential(certFile, 'client certificate');
-    }
+    const cert = readCredential(join(settings.certPath, 'certificate.pem'), 'client certificate', !hasScheme);
     if (cert) {
-      key = readCredential(keyFile, 'client key');
       options.cert = cert;
-      options.key = key;
+      options.key = readCredential(join(settings.certPath, 'certificate.key'), 'client key', true);
     }
-    try {
-      options.ca = readFileSync(caFile);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') readCredential(caFile, 'CA certificate');
-    }
+    const ca = readCredential(join(settings.certPath, 'ca.pem'), 'CA certificate', false);
+    if (ca) options.ca = ca;
   } else if (!hasScheme) {
     throw new ConfigError(`url "${settings.url}" is a host name, which means mutual TLS: cert_path must name the folder with certificate.pem and certificate.key`);
   }
   return { url, options };
 }
 
+/** CONNACK codes of a broker that does not take the protocol version asked for (3.1.1 and 5). */
 const unsupportedProtocol = new Set([1, 132]);
+/** Errors of a connection the broker accepted and dropped: it hung up before any CONNACK. */
+const hungUpCodes = new Set(['ECONNRESET', 'EPIPE']);
 const stableSessionMs = 10_000;
+
+const versionName = (version: 4 | 5) => (version === 5 ? '5' : '3.1.1');
 
 /** The URL as it may be logged: a password in it is replaced. */
 export function withoutCredentials(url: string): string {
@@ -132,23 +131,34 @@ export function withoutCredentials(url: string): string {
 
 export class MqttConnection extends EventEmitter implements MessageBus {
   private client: MqttClient | undefined;
+  private broker: ResolvedBroker | undefined;
   private readonly subscriptions = new Map<string, MessageHandler>();
   private readonly wildcards = new Map<string, (topic: string) => boolean>();
   /** Publishes waiting for the broker's acknowledgement, failed when the connection drops (MQTT.js
    * would otherwise leave them pending for good, and whoever awaits them stuck). */
   private readonly inFlight = new Set<(err: Error) => void>();
   private stableTimer: NodeJS.Timeout | undefined;
+  private readonly mode: MqttVersion;
   private protocolVersion: 4 | 5;
+  /** The broker answered MQTT 5 with "unsupported protocol version": 3.1.1 for good. */
+  private refused5 = false;
+  /** Why the last MQTT 5 attempt gave way to 3.1.1; told once a 3.1.1 session proves it right. */
+  private fallbackReason: string | undefined;
+  private fallbackTold = false;
+  /** How the current attempt is going: a session yet, and the last error MQTT.js reported. */
+  private attempt: { session: boolean; error?: ConnectError } = { session: false };
+  private readonly failures: FailureLog;
   private delayMs: number;
   private reconnectTimer: NodeJS.Timeout | undefined;
   private stopped = false;
-  private lastFailure = '';
   private writesHeld = false;
 
   constructor(private readonly settings: ConnectionSettings, private readonly log: Logger) {
     super();
-    this.protocolVersion = settings.protocolVersion ?? 5;
+    this.mode = parseMqttVersion(settings.mqttVersion ?? 'auto');
+    this.protocolVersion = this.mode === '3.1.1' ? 4 : 5;
     this.delayMs = this.backoff.initialMs;
+    this.failures = new FailureLog(log, settings.failureLogIntervalMs ?? 60_000);
   }
 
   private get backoff() {
@@ -159,19 +169,26 @@ export class MqttConnection extends EventEmitter implements MessageBus {
     return this.client?.connected ?? false;
   }
 
-  /** The MQTT version in use: 5, or 4 after a broker refused 5. */
+  /** The MQTT version of the session (4 is 3.1.1), or of the next attempt while there is none. */
   get version(): 4 | 5 {
     return this.protocolVersion;
   }
 
-  /** Starts connecting; resolves once options are valid (the broker may still be down). */
+  /** Starts connecting; returns once options are valid (the broker may still be down). */
   start(): void {
-    const { url, options } = resolveBroker({ ...this.settings, protocolVersion: this.protocolVersion });
+    const broker = resolveBroker(this.settings);
+    this.broker = broker;
     this.stopped = false;
+    const versions = this.mode === 'auto' ? '5, else 3.1.1' : this.mode;
+    this.log.info(`connecting to ${withoutCredentials(broker.url)} as ${this.settings.clientId} (MQTT ${versions})`);
+    this.connect(broker);
+  }
+
+  private connect({ url, options }: ResolvedBroker): void {
     const shownUrl = withoutCredentials(url);
-    this.log.info(`connecting to ${shownUrl} as ${this.settings.clientId} (MQTT ${this.protocolVersion === 5 ? '5' : '3.1.1'})`);
-    const client = mqtt.connect(url, options);
+    const client = mqtt.connect(url, { ...options, protocolVersion: this.protocolVersion });
     this.client = client;
+    this.attempt = { session: false };
     client.on('connect', () => {
       // Answers are small packets: without this, Nagle's algorithm and the peer's delayed ACK
       // hold each one for tens of milliseconds.
@@ -182,48 +199,85 @@ export class MqttConnection extends EventEmitter implements MessageBus {
       if (this.stableTimer) clearTimeout(this.stableTimer);
       this.stableTimer = setTimeout(() => (this.delayMs = this.backoff.initialMs), stableSessionMs);
       this.stableTimer.unref?.();
-      this.lastFailure = '';
-      this.log.info(`connected to ${shownUrl}`);
+      this.attempt.session = true;
+      const failed = this.failures.recovered();
+      this.log.info(`connected to ${shownUrl} (MQTT ${versionName(this.protocolVersion)})${failed ? ` after ${failed} failed attempts` : ''}`);
+      if (this.protocolVersion === 4 && this.fallbackReason && !this.fallbackTold) {
+        this.fallbackTold = true;
+        this.log.info(`the broker does not speak MQTT 5 (${this.fallbackReason}): using MQTT 3.1.1`);
+      }
       void this.resubscribe(client).then(() => this.emit('connect'));
     });
     client.on('message', (topic, payload, packet) => this.dispatch(topic, payload, packet));
-    client.on('error', (err) => this.onError(client, err));
+    client.on('error', (err: ConnectError) => {
+      if (client !== this.client) return;
+      this.attempt.error = err;
+      this.log.debug(`connection error: ${errorMessage(err)}`);
+    });
     client.on('close', () => {
       if (this.stableTimer) clearTimeout(this.stableTimer);
       this.stableTimer = undefined;
       this.failInFlight();
       if (client !== this.client || this.stopped) return;
       this.emit('offline');
-      this.scheduleReconnect(client);
+      this.afterAttempt(client);
     });
   }
 
-  private onError(client: MqttClient, err: Error & { code?: number | string }): void {
-    if (client !== this.client) return;
-    if (this.protocolVersion === 5 && typeof err.code === 'number' && unsupportedProtocol.has(err.code)) {
-      this.log.info('the broker does not speak MQTT 5: using MQTT 3.1.1');
-      this.protocolVersion = 4;
-      this.client = undefined;
-      client.end(true);
-      this.start();
+  /** Chooses the version and the moment of the next attempt from how this one ended. */
+  private afterAttempt(client: MqttClient): void {
+    const { session, error } = this.attempt;
+    const auto = this.mode === 'auto';
+    const tried = this.protocolVersion;
+    if (session) {
+      this.log.info(`connection lost${error ? `: ${errorMessage(error)}` : ''}`);
+      // 3.1.1 may have been chosen while the broker, or a proxy in front of it, was hanging up on
+      // everything (restarting, say); over 3.1.1 MQTT 5 callers never get their answers. So each
+      // new session tries 5 first again, which costs a broker without it one quick refusal.
+      if (auto && !this.refused5) this.protocolVersion = 5;
+      this.scheduleReconnect(client);
       return;
     }
-    const message = `connection failed: ${describeConnectError(err)}`;
-    // A broker that stays down would otherwise write the same line every few seconds.
-    if (message !== this.lastFailure) this.log.warn(message);
-    else this.log.debug(message);
-    this.lastFailure = message;
+    const code = typeof error?.code === 'number' ? error.code : undefined;
+    const hungUp = error === undefined || hungUpCodes.has(String(error.code));
+    if (auto && tried === 5 && (hungUp || (code !== undefined && unsupportedProtocol.has(code)))) {
+      this.refused5 = code !== undefined;
+      this.fallbackReason = code !== undefined ? `it refused MQTT 5 with code ${code}` : 'it hung up on an MQTT 5 CONNECT';
+      this.protocolVersion = 4;
+      // Version negotiation rather than a failure: retried at once and not counted.
+      this.log.debug(`${this.fallbackReason}: trying MQTT 3.1.1`);
+      this.scheduleReconnect(client, true);
+      return;
+    }
+    if (auto && tried === 4 && !this.refused5 && (hungUp || code === 1)) {
+      // Hung up on with 3.1.1 as well: the broker is down behind a proxy, restarting, or refusing
+      // this client, which says nothing about the version. Staying on 3.1.1 could leave a broker
+      // that speaks 5 on 3.1.1 once it is back; alternating costs at most one attempt either way.
+      this.protocolVersion = 5;
+    }
+    this.failures.failed(describeFailure(error, hungUp, tried, this.mode === '5'));
+    this.scheduleReconnect(client);
   }
 
-  private scheduleReconnect(client: MqttClient): void {
+  private scheduleReconnect(client: MqttClient, immediate = false): void {
     if (this.reconnectTimer) return;
-    const delay = this.delayMs;
-    this.delayMs = Math.min(this.delayMs * 2, this.backoff.maxMs);
-    this.log.debug(`reconnecting in ${delay} ms`);
+    const delay = immediate ? 0 : this.delayMs;
+    if (!immediate) this.delayMs = Math.min(this.delayMs * 2, this.backoff.maxMs);
+    this.log.debug(`reconnecting in ${delay} ms (MQTT ${versionName(this.protocolVersion)})`);
     this.reconnectTimer = setTimeout(() => {
       this.reconnectTimer = undefined;
-      if (this.stopped || client !== this.client) return;
-      client.reconnect();
+      const broker = this.broker;
+      if (this.stopped || client !== this.client || !broker) return;
+      if (client.options.protocolVersion === this.protocolVersion) {
+        this.attempt = { session: false };
+        client.reconnect();
+        return;
+      }
+      // An MQTT.js client keeps its protocol version: another version is another client.
+      this.client = undefined;
+      client.end(true);
+      this.failInFlight();
+      this.connect(broker);
     }, delay);
     this.reconnectTimer.unref?.();
   }
@@ -292,7 +346,7 @@ export class MqttConnection extends EventEmitter implements MessageBus {
     if (!client) throw new Error('not connected');
     if (this.settings.debugMqtt) this.log.info(`MQTT OUT ${topic} ${redactPayload(payload)}`);
     const publishOptions: IClientPublishOptions = { qos: options.qos ?? 1, retain: options.retain ?? false };
-    if (this.protocolVersion === 5 && (options.correlationData || options.responseTopic)) {
+    if (client.options.protocolVersion === 5 && (options.correlationData || options.responseTopic)) {
       publishOptions.properties = {};
       if (options.correlationData) publishOptions.properties.correlationData = options.correlationData;
       if (options.responseTopic) publishOptions.properties.responseTopic = options.responseTopic;
@@ -338,13 +392,4 @@ export class MqttConnection extends EventEmitter implements MessageBus {
     if ((await Promise.race([graceful, timedOut])) === 'timeout') await client.endAsync(true);
     clearTimeout(timer);
   }
-}
-
-function describeConnectError(err: Error & { code?: number | string }): string {
-  const msg = err.message || String(err);
-  if (/certificate|handshake|alert|SSL|TLS/i.test(msg) || (typeof err.code === 'string' && /CERT|TLS|SSL/.test(err.code))) {
-    return `TLS handshake refused (${msg}): check certificate.pem / certificate.key and the broker's CA`;
-  }
-  if (typeof err.code === 'number') return `broker refused the connection (code ${err.code}): ${msg}`;
-  return msg;
 }
