@@ -14,7 +14,7 @@ import { errorMessage, type Logger } from './log.js';
 import { MqttConnection } from './mqtt/connection.js';
 import type { MessageBus } from './mqtt/message-bus.js';
 import { CommandRouter, type ServedFamily } from './mqtt/router.js';
-import type { Settings } from './settings.js';
+import { parseMqttVersion, type Settings } from './settings.js';
 import { Heartbeat } from './streams/heartbeat.js';
 import { WritableMount } from './system/ro-fs.js';
 
@@ -66,6 +66,7 @@ export class Agent {
           certPath: settings.cert_path || undefined,
           username: settings.mqtt_username || undefined,
           password: settings.mqtt_password || undefined,
+          mqttVersion: parseMqttVersion(settings.mqtt_version),
           debugMqtt: settings.debug_mqtt,
         },
         log.child('mqtt'),

@@ -6,6 +6,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { baseTopic, parseReply, requestSchemas, topics, type CommandName, type Reply, type RequestOf } from './api.js';
 import { silentLogger, type Logger } from './log.js';
+import type { MqttVersion } from './settings.js';
 import { MqttConnection } from './mqtt/connection.js';
 import type { MessageBus, MessageHandler } from './mqtt/message-bus.js';
 
@@ -20,7 +21,8 @@ export interface ClientOptions {
   /** How long to wait for the broker (default 10 s). */
   connectTimeoutMs?: number;
   log?: Logger;
-  protocolVersion?: 4 | 5;
+  /** MQTT version: auto (default: 5, falling back to 3.1.1), 5 or 3.1.1. */
+  mqttVersion?: MqttVersion;
 }
 
 export class TimeoutError extends Error {
@@ -70,7 +72,7 @@ export class ConnectorClient {
         certPath: options.certPath,
         username: options.username,
         password: options.password,
-        protocolVersion: options.protocolVersion,
+        mqttVersion: options.mqttVersion,
         backoff: { initialMs: 100, maxMs: 1000 },
       },
       options.log ?? silentLogger,

@@ -11,6 +11,7 @@ import { ConfigError } from '../errors.js';
 import { errorMessage, type Logger } from '../log.js';
 import { parseMqttVersion, type MqttVersion } from '../settings.js';
 import { describeFailure, FailureLog, type ConnectError } from './connect-failures.js';
+import type { MessageBus, MessageHandler, PublishOptions } from './message-bus.js';
 import { redactPayload } from './redact.js';
 import { topicMatcher } from './topic-match.js';
 
@@ -32,24 +33,6 @@ export interface ConnectionSettings {
   failureLogIntervalMs?: number;
 }
 
-export type MessageHandler = (topic: string, payload: Buffer, packet: IPublishPacket) => void;
-
-export interface PublishOptions {
-  qos?: 0 | 1;
-  retain?: boolean;
-  responseTopic?: string;
-  correlationData?: Buffer;
-}
-
-/** What the rest of the agent needs of a broker session; tests can start parts on a real one. */
-export interface MessageBus {
-  publish(topic: string, payload: string | Buffer, options?: PublishOptions): Promise<void>;
-  subscribe(filter: string, handler: MessageHandler): Promise<void>;
-  unsubscribe(filter: string): Promise<void>;
-  readonly connected: boolean;
-  on(event: 'connect' | 'offline', listener: () => void): this;
-  off(event: 'connect' | 'offline', listener: () => void): this;
-}
 
 interface ResolvedBroker {
   url: string;
