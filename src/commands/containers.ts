@@ -3,8 +3,8 @@
 // "ERROR: no container engine at ..." and the rest of the agent is untouched.
 
 import { formatInfo, topics, type ContainerActionResult, type RequestOf } from '../api.js';
-import { CommandError } from '../errors.js';
-import type { AgentContext, Feature } from '../feature.js';
+import { FailedError, InvalidError, RefusedError } from '../errors.js';
+import type { AgentContext } from '../legacy-features.js';
 import { errorMessage } from '../log.js';
 import { DockerConfigFile, defaultDockerConfigPath, registryOf, type RegistryCredentials } from '../system/docker-config.js';
 import { DockerEngine, EngineError, EngineUnavailableError, resolveDockerEndpoint, type PullEvent } from '../system/docker.js';
@@ -24,7 +24,7 @@ export interface ContainersOptions {
 
 type ActionRequest = RequestOf<'containers/action'>;
 
-export class ContainersCommands implements Feature {
+export class ContainersCommands {
   readonly name = 'containers';
   private readonly engine: DockerEngine;
   private readonly credentials: DockerConfigFile;
@@ -57,7 +57,7 @@ export class ContainersCommands implements Feature {
 
   private async act(request: ActionRequest): Promise<ContainerActionResult> {
     if (request.action === 'run') return this.run(request);
-    if (!request.id) throw new CommandError(`action ${request.action} needs "id": the container to ${request.action}`);
+    if (!request.id) throw new InvalidError(`action ${request.action} needs "id": the container to ${request.action}`);
     const container = await this.engine.inspectContainer(request.id);
     const result: ContainerActionResult = {
       action: request.action,
@@ -79,7 +79,7 @@ export class ContainersCommands implements Feature {
         try {
           result.pruned = await this.engine.pruneUnusedImages();
         } catch (err) {
-          throw new CommandError(`container ${container.name} was removed, but ${errorMessage(err)}`, { cause: err });
+          throw new FailedError(`container ${container.name} was removed, but ${errorMessage(err)}`, { cause: err });
         }
         log.info(`removed container ${container.name}; pruned ${result.pruned.images.length} image entries`);
         break;
@@ -90,7 +90,7 @@ export class ContainersCommands implements Feature {
 
   private async run(request: ActionRequest): Promise<ContainerActionResult> {
     const { image } = request;
-    if (!image) throw new CommandError('action run needs "image": the image to run');
+    if (!image) throw new InvalidError('action run needs "image": the image to run');
     const { log } = this.context;
 
     let pullError: string | undefined;
@@ -113,7 +113,7 @@ export class ContainersCommands implements Feature {
     }
     if (pullError !== undefined) {
       this.publishProgress({ image, status: 'pull failed', error: pullError });
-      if (!(await this.engine.hasImage(image))) throw new CommandError(`${pullError} (and there is no local copy of ${image})`);
+      if (!(await this.engine.hasImage(image))) throw new FailedError(`${pullError} (and there is no local copy of ${image})`);
       log.warn(`${pullError}; running the local copy of ${image}`);
     }
 
@@ -123,7 +123,7 @@ export class ContainersCommands implements Feature {
     } catch (err) {
       // The container never ran: do not leave it behind under the requested name.
       await this.engine.removeContainer(id).catch((removeErr) => log.warn(`half-made container ${id} not removed: ${errorMessage(removeErr)}`));
-      throw new CommandError(`${errorMessage(err)} (the container was removed)`, { cause: err });
+      throw new FailedError(`${errorMessage(err)} (the container was removed)`, { cause: err });
     }
     const name = request.name || (await this.engine.inspectContainer(id).then((c) => c.name, () => ''));
     log.info(`started container ${name || id} from ${image}`);
@@ -140,10 +140,10 @@ export class ContainersCommands implements Feature {
     const registry = registryOf(image);
     const { user, password } = request;
     if (!user && !password) {
-      if (request.save_registry_credentials) throw new CommandError('save_registry_credentials needs "user" and "password"');
+      if (request.save_registry_credentials) throw new InvalidError('save_registry_credentials needs "user" and "password"');
       return this.credentials.credentialsFor(registry);
     }
-    if (!user || !password) throw new CommandError('"user" and "password" go together: give both or neither');
+    if (!user || !password) throw new InvalidError('"user" and "password" go together: give both or neither');
     const credentials: RegistryCredentials = { username: user, password, serveraddress: registry };
     try {
       await this.engine.login(credentials);
@@ -154,7 +154,7 @@ export class ContainersCommands implements Feature {
           this.context.log.warn(`stored credentials for ${registry} not removed: ${errorMessage(forgetErr)}`);
           return false;
         });
-        throw new CommandError(`${err.message}${cleared ? `; the stored credentials for ${registry} were removed` : ''}`);
+        throw new RefusedError(`${err.message}${cleared ? `; the stored credentials for ${registry} were removed` : ''}`);
       }
       if (err instanceof EngineUnavailableError) throw err;
       throw new RegistryUnreachable(errorMessage(err));

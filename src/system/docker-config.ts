@@ -5,7 +5,7 @@
 import { mkdir, readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { CommandError } from '../errors.js';
+import { FailedError } from '../errors.js';
 import { errorMessage, type Logger } from '../log.js';
 import { writeFileAtomic } from '../lib/atomic-file.js';
 import { SerialQueue } from '../lib/serial-queue.js';
@@ -105,14 +105,14 @@ export class DockerConfigFile {
     try {
       value = JSON.parse(text);
     } catch (err) {
-      throw new CommandError(`${this.path} is not valid JSON (${errorMessage(err)}); it was left unchanged`);
+      throw new FailedError(`${this.path} is not valid JSON (${errorMessage(err)}); it was left unchanged`);
     }
     if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-      throw new CommandError(`${this.path} does not hold a JSON object; it was left unchanged`);
+      throw new FailedError(`${this.path} does not hold a JSON object; it was left unchanged`);
     }
     const doc = value as ConfigDocument;
     if (doc.auths !== undefined && (typeof doc.auths !== 'object' || doc.auths === null || Array.isArray(doc.auths))) {
-      throw new CommandError(`${this.path}: "auths" is not an object; it was left unchanged`);
+      throw new FailedError(`${this.path}: "auths" is not an object; it was left unchanged`);
     }
     return doc;
   }

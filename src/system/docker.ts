@@ -1,12 +1,11 @@
 // The Docker Engine API through dockerode. dockerode is imported on first use, so an agent that
-// never receives a container command never loads it. Every engine failure becomes a CommandError
-// whose message the requester can act on; an engine that is not there at all becomes
-// EngineUnavailableError ("no container engine at <socket>: ..."), and nothing else of the agent
-// depends on it.
+// never receives a container command never loads it. Every engine failure becomes a domain error
+// whose message the requester can act on: EngineError of the kind its HTTP status means, and
+// EngineUnavailableError ("no container engine at <socket>: ...") for an engine that is not there
+// or does not answer, on which nothing else of the agent depends.
 
 import type Dockerode from 'dockerode';
-import { containerRef, imageRef } from '../api.js';
-import { CommandError } from '../errors.js';
+import { ConfigError, DomainError, FailedError, InvalidError, TimedOutError, UnavailableError, type FailureKind } from '../errors.js';
 import { errorMessage, type Logger } from '../log.js';
 import type { RegistryCredentials } from './docker-config.js';
 import { describeDuration } from '../lib/run-command.js';
@@ -22,11 +21,18 @@ export type DockerEndpoint = { kind: 'unix'; socketPath: string } | { kind: 'tcp
 export function resolveDockerEndpoint(configured: string | undefined, env: NodeJS.ProcessEnv = process.env): DockerEndpoint {
   const value = configured?.trim() || env.DOCKER_HOST?.trim() || DEFAULT_DOCKER_SOCKET;
   if (value.startsWith('unix://')) return { kind: 'unix', socketPath: value.slice('unix://'.length) || DEFAULT_DOCKER_SOCKET };
+  // A wrong setting (docker_host or DOCKER_HOST), not a wrong request.
+  const unsupported = () => new ConfigError(`unsupported container engine address ${value} (use a socket path, unix:// or tcp://)`);
   if (value.startsWith('tcp://')) {
-    const url = new URL(value.replace(/^tcp:/, 'http:'));
+    let url: URL;
+    try {
+      url = new URL(value.replace(/^tcp:/, 'http:'));
+    } catch {
+      throw unsupported();
+    }
     return { kind: 'tcp', host: url.hostname, port: Number(url.port || 2375) };
   }
-  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(value)) throw new CommandError(`unsupported container engine address ${value} (use a socket path, unix:// or tcp://)`);
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(value)) throw unsupported();
   return { kind: 'unix', socketPath: value };
 }
 
@@ -34,21 +40,31 @@ export function describeEndpoint(endpoint: DockerEndpoint): string {
   return endpoint.kind === 'unix' ? endpoint.socketPath : `tcp://${endpoint.host}:${endpoint.port}`;
 }
 
-/** No engine answers at the endpoint (missing socket, refused, no permission). */
-export class EngineUnavailableError extends CommandError {
+/** No engine answers at the endpoint (missing socket, refused, no permission, hung). */
+export class EngineUnavailableError extends UnavailableError {
   constructor(endpoint: string, cause: unknown) {
     super(`no container engine at ${endpoint}: ${errorMessage(cause)}`, { cause });
     this.name = 'EngineUnavailableError';
   }
 }
 
-/** The engine answered with an HTTP error; `status` is its code (404 unknown, 409 conflict...). */
-export class EngineError extends CommandError {
+/** What an engine's HTTP status says about the request: 400 a bad parameter (a create body the
+ * engine refuses), 404 no such container or image, 409 a name in use or a container in the way. */
+export function engineFailureKind(status: number): FailureKind {
+  if (status === 400) return 'invalid';
+  if (status === 404) return 'not-found';
+  if (status === 409) return 'conflict';
+  return 'failed';
+}
+
+/** The engine answered with an HTTP error; `status` is its code (404 unknown, 409 conflict...),
+ * kept because callers tell "already running" (304) or "no such image" (404) from failures. */
+export class EngineError extends DomainError {
   constructor(
     message: string,
     readonly status: number,
   ) {
-    super(message);
+    super(engineFailureKind(status), message);
     this.name = 'EngineError';
   }
 }
@@ -96,13 +112,25 @@ export function splitReference(image: string): { fromImage: string; tag: string 
   return { fromImage: image, tag: 'latest' };
 }
 
-/** dockerode puts ids and names into URL paths unescaped: only plain ones may get there. */
+// dockerode puts ids and names into URL paths unescaped, so whoever calls the adapter, nothing
+// that could leave `/containers/<id>/` or `/images/<name>/` gets there: no "/" in a container,
+// no ".." or "//" in an image reference, no "%", "?" or "#" in either.
+const plainContainer = /^\/?[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
+const plainImage = /^(?!.*\.\.)(?!.*\/\/)[a-zA-Z0-9][a-zA-Z0-9._\-/:@]*$/;
+
+function checkedPathPart(value: string, what: string, pattern: RegExp, max: number, rule: string): string {
+  if (value === '') throw new InvalidError(`${what}: must not be empty`);
+  if (value.length > max) throw new InvalidError(`${what}: longer than ${max} characters`);
+  if (!pattern.test(value)) throw new InvalidError(`${what}: ${rule}`);
+  return value;
+}
+
 function checkedContainer(id: string): string {
-  return containerRef.parse(id, 'container');
+  return checkedPathPart(id, 'container', plainContainer, 256, 'must be a container id or name (letters, digits, "_", ".", "-")');
 }
 
 function checkedImage(image: string): string {
-  return imageRef.parse(image, 'image');
+  return checkedPathPart(image, 'image', plainImage, 512, 'must be an image reference such as registry:5000/name:tag');
 }
 
 export interface DockerEngineOptions {
@@ -176,7 +204,7 @@ export class DockerEngine {
   }
 
   private translate(what: string, err: unknown): Error {
-    if (err instanceof CommandError) return err;
+    if (err instanceof DomainError) return err;
     // An engine that does not answer cannot be used, as one that is not there.
     if (err instanceof DeadlineExceeded) return new EngineUnavailableError(this.address, `${what}: ${err.message}`);
     const e = (err ?? {}) as DockerodeError;
@@ -189,7 +217,7 @@ export class DockerEngine {
       const detail = e.json?.message ?? errorMessage(err).replace(/^\(HTTP code \d+\) [^-]*- /, '');
       return new EngineError(`${what}: ${detail.trim()}`, e.statusCode);
     }
-    return new CommandError(`${what}: ${errorMessage(err)}`, { cause: err });
+    return new FailedError(`${what}: ${errorMessage(err)}`, { cause: err });
   }
 
   /** `docker ps -a`, optionally only the container with this id (or id prefix). */
@@ -279,7 +307,7 @@ export class DockerEngine {
       handleLine(pending);
     } catch (err) {
       // Not an unavailable engine: a pull that took too long (slow registry) falls back to a local copy.
-      if (timedOut) throw new CommandError(`${what}: not done within ${describeDuration(this.pullTimeoutMs)}`, { cause: err });
+      if (timedOut) throw new TimedOutError(`${what}: not done within ${describeDuration(this.pullTimeoutMs)}`, { cause: err });
       throw this.translate(what, err);
     } finally {
       clearTimeout(timer);
