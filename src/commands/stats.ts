@@ -2,13 +2,14 @@
 // the kernel and always answer; the network part degrades alone (null, with the reason in
 // `errors.network` and in the log) when D-Bus or NetworkManager is missing or hangs.
 
-import type { NetworkStats, StatsBody } from '../api.js';
-import { CommandError } from '../errors.js';
+import type { DiskStats, MemoryStats, NetworkStats, StatsBody } from '../api.js';
+import { FailedError } from '../errors.js';
 import type { AgentContext } from '../legacy-features.js';
 import { errorMessage } from '../log.js';
-import { DiskReader } from '../system/disks.js';
-import { readMeminfo } from '../system/meminfo.js';
-import { DEFAULT_NETWORK_TIMEOUT_MS, readNetworkStats } from '../system/network-manager.js';
+import { DiskReader, type DiskUsage } from '../system/disks.js';
+import { readMeminfo, type MemoryReading } from '../system/meminfo.js';
+import { DEFAULT_NETWORK_TIMEOUT_MS, readNetwork } from '../system/network-manager.js';
+import { toWireNetwork } from './stats-network.js';
 
 export interface StatsOptions {
   /** The D-Bus address where NetworkManager is asked; default: the system bus (which honours
@@ -53,11 +54,11 @@ export class StatsCommands {
 
   private async read(): Promise<StatsBody> {
     const [memory, disk, network] = await Promise.all([
-      readMeminfo().catch((err: unknown) => {
-        throw new CommandError(`memory figures unavailable: ${errorMessage(err)}`);
+      readMeminfo().then(toWireMemory, (err: unknown) => {
+        throw new FailedError(`memory figures unavailable: ${errorMessage(err)}`, { cause: err });
       }),
-      this.disks.read().catch((err: unknown) => {
-        throw new CommandError(`disk figures unavailable: ${errorMessage(err)}`);
+      this.disks.read().then((disks) => disks.map(toWireDisk), (err: unknown) => {
+        throw new FailedError(`disk figures unavailable: ${errorMessage(err)}`, { cause: err });
       }),
       this.readNetwork(),
     ]);
@@ -68,14 +69,14 @@ export class StatsCommands {
   private async readNetwork(): Promise<NetworkResult> {
     const { log } = this.context;
     try {
-      const stats = await readNetworkStats({
+      const reading = await readNetwork({
         busAddress: this.options.systemBusAddress,
         timeoutMs: this.options.networkTimeoutMs ?? DEFAULT_NETWORK_TIMEOUT_MS,
         log,
       });
       if (this.lastNetworkProblem !== undefined) log.info('NetworkManager answers again');
       this.lastNetworkProblem = undefined;
-      return { ok: true, stats };
+      return { ok: true, stats: toWireNetwork(reading) };
     } catch (err) {
       const reason = errorMessage(err);
       // Said once per cause, so polling stats on a machine without NetworkManager stays quiet.
@@ -85,4 +86,28 @@ export class StatsCommands {
       return { ok: false, reason };
     }
   }
+}
+
+/** The Go agent's names for the figures of /proc/meminfo (all in kB). */
+function toWireMemory(m: MemoryReading): MemoryStats {
+  return {
+    FreeMem: m.freeKiB,
+    TotalMem: m.totalKiB,
+    AvailableMem: m.availableKiB,
+    Buffers: m.buffersKiB,
+    Cached: m.cachedKiB,
+    FreeSwapMem: m.swapFreeKiB,
+    TotalSwapMem: m.swapTotalKiB,
+  };
+}
+
+function toWireDisk(d: DiskUsage): DiskStats {
+  return {
+    Device: d.device,
+    Type: d.type,
+    MountPoint: d.mountPoint,
+    FreeSpace: d.freeBytes,
+    AvailableSpace: d.availableBytes,
+    DiskSize: d.sizeBytes,
+  };
 }

@@ -1,11 +1,24 @@
-// Disk figures for `stats`: the mounted file systems `df` would list by default (no pseudo file
+// Disk figures: the mounted file systems `df` would list by default (no pseudo file
 // systems, nothing hidden under another mount, each device once), measured with statfs.
 
 import { createReadStream } from 'node:fs';
 import { statfs } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
-import type { DiskStats } from '../api.js';
 import { errorMessage } from '../log.js';
+
+/** One mounted file system and its space, in bytes. */
+export interface DiskUsage {
+  /** The mount's source, as df shows it ("/dev/sda1", "tmpfs"...). */
+  device: string;
+  /** The file system type ("ext4", "tmpfs"...). */
+  type: string;
+  mountPoint: string;
+  /** Free blocks, including those reserved for root. */
+  freeBytes: number;
+  /** What an unprivileged user can still write. */
+  availableBytes: number;
+  sizeBytes: number;
+}
 
 export interface MountEntry {
   id: number;
@@ -137,12 +150,12 @@ export class DiskReader {
     return [...this.pending];
   }
 
-  async read(): Promise<DiskStats[]> {
+  async read(): Promise<DiskUsage[]> {
     const { options } = this;
     const timeoutMs = options.statfsTimeoutMs ?? 2000;
     const mounts = diskMounts(await readMountinfo(options.mountinfoPath));
     const measured = await Promise.all(
-      mounts.map(async (mount): Promise<DiskStats | undefined> => {
+      mounts.map(async (mount): Promise<DiskUsage | undefined> => {
         if (this.pending.has(mount.mountPoint)) {
           options.onSkipped?.(mount.mountPoint, 'an earlier statfs of it has not returned yet');
           return undefined;
@@ -152,12 +165,12 @@ export class DiskReader {
           // Like df without -a: a file system without blocks holds no data (cgroup, binfmt_misc...).
           if (fs.blocks === 0n) return undefined;
           return {
-            Device: mount.source,
-            Type: mount.type,
-            MountPoint: mount.mountPoint,
-            FreeSpace: Number(fs.bfree * fs.bsize),
-            AvailableSpace: Number(fs.bavail * fs.bsize),
-            DiskSize: Number(fs.blocks * fs.bsize),
+            device: mount.source,
+            type: mount.type,
+            mountPoint: mount.mountPoint,
+            freeBytes: Number(fs.bfree * fs.bsize),
+            availableBytes: Number(fs.bavail * fs.bsize),
+            sizeBytes: Number(fs.blocks * fs.bsize),
           };
         } catch (err) {
           options.onSkipped?.(mount.mountPoint, errorMessage(err));
@@ -165,7 +178,7 @@ export class DiskReader {
         }
       }),
     );
-    return measured.filter((d): d is DiskStats => d !== undefined);
+    return measured.filter((d): d is DiskUsage => d !== undefined);
   }
 
   private async statfsWithin(path: string, timeoutMs: number) {
@@ -189,6 +202,6 @@ export class DiskReader {
 
 /** One reading with its own memory of stuck mounts: for a single use; a service that reads
  * repeatedly keeps one DiskReader. */
-export function readDisks(options: ReadDisksOptions = {}): Promise<DiskStats[]> {
+export function readDisks(options: ReadDisksOptions = {}): Promise<DiskUsage[]> {
   return new DiskReader(options).read();
 }

@@ -1,11 +1,12 @@
-// NetworkManager's view of the network for `stats`, read over D-Bus: devices with their type,
-// state, IPv4 configuration, access points and available connections, and the global state.
-// One short-lived bus connection per reading: a NetworkManager (or bus) that restarted is simply
-// found again next time, and nothing is kept open while the agent is idle.
+// NetworkManager's view of the network, read over D-Bus: devices with their type, state, IPv4
+// configuration, access points and available connections, and the global state, each value as
+// NetworkManager gives it (enums as its numbers). One short-lived bus connection per reading: a
+// NetworkManager (or bus) that restarted is simply found again next time, and nothing is kept open
+// while the agent is idle.
 
 import { endianness } from 'node:os';
 import type * as DBus from 'dbus-next';
-import type { AccessPointInfo, ConnectionInfo, DeviceInfo, IP4ConfigInfo, NetworkStats } from '../api.js';
+import { DomainError, FailedError, TimedOutError, UnavailableError } from '../errors.js';
 import { errorMessage, silentLogger, type Logger } from '../log.js';
 
 const NM_NAME = 'org.freedesktop.NetworkManager';
@@ -19,39 +20,83 @@ const IP4_IFACE = `${NM_IFACE}.IP4Config`;
 const CONNECTION_IFACE = `${NM_IFACE}.Settings.Connection`;
 const PROPERTIES_IFACE = 'org.freedesktop.DBus.Properties';
 
-const DEVICE_TYPE_ETHERNET = 1;
-const DEVICE_TYPE_WIFI = 2;
+/** NMDeviceType values the reader itself needs. */
+export const NM_DEVICE_TYPE_ETHERNET = 1;
+export const NM_DEVICE_TYPE_WIFI = 2;
 
 export const DEFAULT_NETWORK_TIMEOUT_MS = 3000;
 
-// ---- NetworkManager's enums under the names the Go agent gave them ----------------------------
+// ---- what a reading holds ------------------------------------------------------------------------
 
-const deviceTypes = [
-  'Unknown', 'Ethernet', 'Wifi', 'Unused1', 'Unused2', 'Bt', 'OlpcMesh', 'Wimax', 'Modem', 'Infiniband',
-  'Bond', 'Vlan', 'Adsl', 'Bridge', 'Generic', 'Team', 'Tun', 'IpTunnel', 'Macvlan', 'Vxlan', 'Veth',
-  'Macsec', 'Dummy', 'Ppp', 'OvsInterface', 'OvsPort', 'OvsBridge', 'Wpan', '6lowpan', 'Wireguard',
-  'WifiP2p', 'Vrf', 'Loopback', 'Hsr', 'Ipvlan',
-];
-const deviceStates: Record<number, string> = {
-  0: 'Unknown', 10: 'Unmanaged', 20: 'Unavailable', 30: 'Disconnected', 40: 'Prepare', 50: 'Config',
-  60: 'Need_auth', 70: 'Ip_config', 80: 'Ip_check', 90: 'Secondaries', 100: 'Activated',
-  110: 'Deactivating', 120: 'Failed',
-};
-const globalStates: Record<number, string> = {
-  0: 'Unknown', 10: 'Asleep', 20: 'Disconnected', 30: 'Disconnecting', 40: 'Connecting',
-  50: 'ConnectedLocal', 60: 'ConnectedSite', 70: 'ConnectedGlobal',
-};
-const wifiModes = ['Unknown', 'Adhoc', 'Infra', 'Ap', 'Mesh'];
-
-function enumName(prefix: string, names: Record<number, string> | string[], value: number): string {
-  const name = (names as Record<number, string | undefined>)[value];
-  return name === undefined ? `${prefix}(${value})` : `${prefix}${name}`;
+export interface AccessPoint {
+  ssid: string;
+  hwAddress: string;
+  /** NM80211ApFlags. */
+  flags: number;
+  /** NM80211ApSecurityFlags of WPA. */
+  wpaFlags: number;
+  /** NM80211ApSecurityFlags of RSN (WPA2). */
+  rsnFlags: number;
+  frequencyMHz: number;
+  maxBitrateKbps: number;
+  strengthPercent: number;
+  /** NM80211Mode. */
+  mode: number;
 }
 
-export const deviceTypeName = (value: number) => enumName('NmDeviceType', deviceTypes, value);
-export const deviceStateName = (value: number) => enumName('NmDeviceState', deviceStates, value);
-export const globalStateName = (value: number) => enumName('NmState', globalStates, value);
-export const wifiModeName = (value: number) => enumName('Nm80211Mode', wifiModes, value);
+export interface Ip4Address {
+  address: string;
+  prefix: number;
+  /** Only NetworkManager's older per-address tuples carry a gateway for each address. */
+  gateway?: string;
+}
+
+export interface Ip4Route {
+  dest: string;
+  prefix: number;
+  /** Absent for a route on the link. */
+  nextHop?: string;
+  metric: number;
+}
+
+export interface Ip4Configuration {
+  addresses: Ip4Address[];
+  /** The configuration's gateway, "" when it has none. */
+  gateway: string;
+  nameservers: string[];
+  domains: string[];
+  routes: Ip4Route[];
+}
+
+/** A saved connection profile that can be activated on a device (secrets are never read). */
+export interface ConnectionProfile {
+  path: string;
+  id: string;
+  uuid: string;
+  type: string;
+}
+
+export interface NetworkDevice {
+  /** The device's D-Bus object path. */
+  path: string;
+  interface: string;
+  /** NMDeviceType. */
+  type: number;
+  /** NMDeviceState. */
+  state: number;
+  hwAddress: string;
+  /** null unless the device has an IPv4 configuration (it is activated). */
+  ip4Config: Ip4Configuration | null;
+  /** Visible access points with a broadcast SSID; null for a device that is not Wi-Fi. */
+  accessPoints: AccessPoint[] | null;
+  availableConnections: ConnectionProfile[];
+}
+
+export interface NetworkReading {
+  devices: NetworkDevice[];
+  /** NMState, the global state. */
+  state: number;
+}
 
 /** NetworkManager's older properties carry IPv4 addresses as a uint32 holding the bytes in
  * network order, so the number's value depends on this machine's byte order. */
@@ -114,11 +159,11 @@ function busCalls(dbus: typeof DBus, bus: DBus.MessageBus): Bus {
 class NetworkReader {
   constructor(private readonly bus: Bus, private readonly log: Logger) {}
 
-  async read(): Promise<NetworkStats> {
+  async read(): Promise<NetworkReading> {
     const [[paths], manager] = await Promise.all([this.bus.call(NM_PATH, NM_IFACE, 'GetDevices'), this.bus.getAll(NM_PATH, NM_IFACE)]);
     const devicePaths = Array.isArray(paths) ? paths.filter((p): p is string => typeof p === 'string') : [];
     const devices = await Promise.all(devicePaths.map((path) => this.partOrNothing(`device ${path}`, () => this.device(path))));
-    return { Devices: devices.filter((d): d is DeviceInfo => d !== undefined), Status: globalStateName(num(manager, 'State')) };
+    return { devices: devices.filter((d): d is NetworkDevice => d !== undefined), state: num(manager, 'State') };
   }
 
   /** A part that vanished between listing and reading (an access point out of range, a device
@@ -132,92 +177,91 @@ class NetworkReader {
     }
   }
 
-  private async device(path: string): Promise<DeviceInfo> {
+  private async device(path: string): Promise<NetworkDevice> {
     const props = await this.bus.getAll(path, DEVICE_IFACE);
     const type = num(props, 'DeviceType');
-    const specificIface = type === DEVICE_TYPE_ETHERNET ? WIRED_IFACE : type === DEVICE_TYPE_WIFI ? WIRELESS_IFACE : undefined;
+    const specificIface = type === NM_DEVICE_TYPE_ETHERNET ? WIRED_IFACE : type === NM_DEVICE_TYPE_WIFI ? WIRELESS_IFACE : undefined;
     const ip4Path = text(props, 'Ip4Config');
     const [specific, accessPoints, ip4, connections] = await Promise.all([
       specificIface ? this.partOrNothing(`${specificIface} of ${path}`, () => this.bus.getAll(path, specificIface)) : undefined,
-      type === DEVICE_TYPE_WIFI ? this.accessPoints(path) : null,
+      type === NM_DEVICE_TYPE_WIFI ? this.accessPoints(path) : null,
       isObjectPath(ip4Path) ? this.partOrNothing(`IPv4 configuration ${ip4Path}`, () => this.ip4Config(ip4Path)) : undefined,
       Promise.all(strings(props, 'AvailableConnections').map((c) => this.partOrNothing(`connection ${c}`, () => this.connection(c)))),
     ]);
     return {
-      Path: path,
-      Interface: text(props, 'Interface'),
-      DeviceType: deviceTypeName(type),
-      State: deviceStateName(num(props, 'State')),
+      path,
+      interface: text(props, 'Interface'),
+      type,
+      state: num(props, 'State'),
       // NetworkManager 1.24+ has it on every device; older ones only on the wired/wireless part.
-      HWAddress: text(props, 'HwAddress') || (specific ? text(specific, 'HwAddress') : ''),
-      IP4Config: ip4 ?? null,
-      AccessPoints: accessPoints,
-      AvailableConnections: connections.filter((c): c is ConnectionInfo => c !== undefined),
+      hwAddress: text(props, 'HwAddress') || (specific ? text(specific, 'HwAddress') : ''),
+      ip4Config: ip4 ?? null,
+      accessPoints,
+      availableConnections: connections.filter((c): c is ConnectionProfile => c !== undefined),
     };
   }
 
-  private async accessPoints(devicePath: string): Promise<AccessPointInfo[]> {
+  private async accessPoints(devicePath: string): Promise<AccessPoint[]> {
     // Only the access points with a broadcast SSID, as the Go agent listed them. No RequestScan:
     // a status query should not make the radio scan; NetworkManager rescans on its own.
     const [paths] = await this.bus.call(devicePath, WIRELESS_IFACE, 'GetAccessPoints');
     const apPaths = Array.isArray(paths) ? paths.filter((p): p is string => typeof p === 'string') : [];
     const aps = await Promise.all(apPaths.map((p) => this.partOrNothing(`access point ${p}`, () => this.accessPoint(p))));
-    return aps.filter((ap): ap is AccessPointInfo => ap !== undefined);
+    return aps.filter((ap): ap is AccessPoint => ap !== undefined);
   }
 
-  private async accessPoint(path: string): Promise<AccessPointInfo> {
+  private async accessPoint(path: string): Promise<AccessPoint> {
     const props = await this.bus.getAll(path, AP_IFACE);
     const ssid = raw(props, 'Ssid');
     return {
-      SSID: Buffer.isBuffer(ssid) ? ssid.toString('utf8') : Array.isArray(ssid) ? Buffer.from(ssid as number[]).toString('utf8') : '',
-      HWAddress: text(props, 'HwAddress'),
-      Flags: num(props, 'Flags'),
-      WPAFlags: num(props, 'WpaFlags'),
-      RSNFlags: num(props, 'RsnFlags'),
-      Frequency: num(props, 'Frequency'),
-      MaxBitrate: num(props, 'MaxBitrate'),
-      Strength: num(props, 'Strength'),
-      Mode: wifiModeName(num(props, 'Mode')),
+      ssid: Buffer.isBuffer(ssid) ? ssid.toString('utf8') : Array.isArray(ssid) ? Buffer.from(ssid as number[]).toString('utf8') : '',
+      hwAddress: text(props, 'HwAddress'),
+      flags: num(props, 'Flags'),
+      wpaFlags: num(props, 'WpaFlags'),
+      rsnFlags: num(props, 'RsnFlags'),
+      frequencyMHz: num(props, 'Frequency'),
+      maxBitrateKbps: num(props, 'MaxBitrate'),
+      strengthPercent: num(props, 'Strength'),
+      mode: num(props, 'Mode'),
     };
   }
 
-  private async ip4Config(path: string): Promise<IP4ConfigInfo> {
+  private async ip4Config(path: string): Promise<Ip4Configuration> {
     const props = await this.bus.getAll(path, IP4_IFACE);
     // The *Data properties (NetworkManager 1.0+) replace the uint32 tuples, which newer versions
     // may drop; the tuples are the fallback for older daemons.
     const addressData = dicts(props, 'AddressData');
     const legacyAddresses = tuples(props, 'Addresses');
     const gateway = text(props, 'Gateway') || (legacyAddresses[0] ? ip4FromUint32(legacyAddresses[0][2] ?? 0) : '');
-    const Addresses = addressData.length
-      ? addressData.map((a, i) => ({ Address: text(a, 'address'), Prefix: num(a, 'prefix'), Gateway: i === 0 && gateway ? gateway : '0.0.0.0' }))
-      : legacyAddresses.map(([address = 0, prefix = 0, gw = 0]) => ({ Address: ip4FromUint32(address), Prefix: prefix, Gateway: ip4FromUint32(gw) }));
+    const addresses: Ip4Address[] = addressData.length
+      ? addressData.map((a) => ({ address: text(a, 'address'), prefix: num(a, 'prefix') }))
+      : legacyAddresses.map(([address = 0, prefix = 0, gw = 0]) => ({ address: ip4FromUint32(address), prefix, gateway: ip4FromUint32(gw) }));
     const routeData = dicts(props, 'RouteData');
-    const Routes = routeData.length
-      ? routeData.map((r) => ({
-          Route: text(r, 'dest'),
-          Prefix: num(r, 'prefix'),
-          NextHop: text(r, 'next-hop') || '0.0.0.0',
-          Metric: num(r, 'metric'),
-        }))
+    const routes: Ip4Route[] = routeData.length
+      ? routeData.map((r) => {
+          const nextHop = text(r, 'next-hop');
+          return { dest: text(r, 'dest'), prefix: num(r, 'prefix'), ...(nextHop ? { nextHop } : {}), metric: num(r, 'metric') };
+        })
       : tuples(props, 'Routes').map(([dest = 0, prefix = 0, hop = 0, metric = 0]) => ({
-          Route: ip4FromUint32(dest),
-          Prefix: prefix,
-          NextHop: ip4FromUint32(hop),
-          Metric: metric,
+          dest: ip4FromUint32(dest),
+          prefix,
+          // The tuples write a route on the link with next hop 0.
+          ...(hop ? { nextHop: ip4FromUint32(hop) } : {}),
+          metric,
         }));
     const nameserverData = dicts(props, 'NameserverData');
-    const Nameservers = nameserverData.length
+    const nameservers = nameserverData.length
       ? nameserverData.map((n) => text(n, 'address')).filter(Boolean)
       : list(props, 'Nameservers').filter((n): n is number => typeof n === 'number').map((n) => ip4FromUint32(n));
-    return { Addresses, Gateway: gateway, Nameservers, Domains: strings(props, 'Domains'), Routes };
+    return { addresses, gateway, nameservers, domains: strings(props, 'Domains'), routes };
   }
 
-  private async connection(path: string): Promise<ConnectionInfo> {
+  private async connection(path: string): Promise<ConnectionProfile> {
     // GetSettings never includes secrets; only the profile's identity is kept anyway.
     const [settings] = await this.bus.call(path, CONNECTION_IFACE, 'GetSettings');
     const section = settings !== null && typeof settings === 'object' ? (settings as Record<string, unknown>).connection : undefined;
     const connection = section !== null && typeof section === 'object' ? (section as Properties) : {};
-    return { Path: path, Id: text(connection, 'id'), Uuid: text(connection, 'uuid'), Type: text(connection, 'type') };
+    return { path, id: text(connection, 'id'), uuid: text(connection, 'uuid'), type: text(connection, 'type') };
   }
 }
 
@@ -232,38 +276,41 @@ export interface ReadNetworkOptions {
   log?: Logger;
 }
 
-/** NetworkManager's D-Bus error names, shortened for an answer's `errors.network`. */
-function explain(err: unknown): string {
+/** A failure of the reading as a domain error; D-Bus's own error names (ServiceUnknown,
+ * AccessDenied...) mean NetworkManager cannot be reached, and are kept in the message. */
+function explain(err: unknown): DomainError {
+  if (err instanceof DomainError) return err;
   if (err !== null && typeof err === 'object' && 'type' in err && typeof err.type === 'string' && err.type.startsWith('org.freedesktop.DBus.Error.')) {
-    return `NetworkManager is not available on D-Bus: ${errorMessage(err)} (${err.type})`;
+    return new UnavailableError(`NetworkManager is not available on D-Bus: ${errorMessage(err)} (${err.type})`, { cause: err });
   }
-  return errorMessage(err);
+  return new FailedError(errorMessage(err), { cause: err });
 }
 
-export async function readNetworkStats(options: ReadNetworkOptions = {}): Promise<NetworkStats> {
+export async function readNetwork(options: ReadNetworkOptions = {}): Promise<NetworkReading> {
   const timeoutMs = options.timeoutMs ?? DEFAULT_NETWORK_TIMEOUT_MS;
   // Loaded on first use: an agent nobody asks for stats never loads the D-Bus library.
   const { default: dbus } = await import('dbus-next');
-  // dbus-next reads DBUS_SYSTEM_BUS_ADDRESS itself but fails obscurely on a malformed one.
+  // dbus-next reads DBUS_SYSTEM_BUS_ADDRESS itself but fails obscurely on a malformed one. A bad
+  // address makes the bus as unusable as a missing one.
   const address = options.busAddress ?? process.env.DBUS_SYSTEM_BUS_ADDRESS;
-  if (address !== undefined && !/^[a-z]+:/i.test(address)) throw new Error(`not a D-Bus address: ${JSON.stringify(address)}`);
+  if (address !== undefined && !/^[a-z]+:/i.test(address)) throw new UnavailableError(`not a D-Bus address: ${JSON.stringify(address)}`);
   let bus: DBus.MessageBus;
   try {
     bus = options.busAddress ? dbus.sessionBus({ busAddress: options.busAddress }) : dbus.systemBus();
   } catch (err) {
-    throw new Error(`cannot open the D-Bus connection: ${errorMessage(err)}`);
+    throw new UnavailableError(`cannot open the D-Bus connection: ${errorMessage(err)}`, { cause: err });
   }
   let timer: NodeJS.Timeout | undefined;
   const failure = new Promise<never>((_, reject) => {
     // Kept for the life of the connection object: a late socket error must not become an
     // uncaught 'error' event that ends the agent.
-    bus.on('error', (err: unknown) => reject(new Error(`D-Bus connection failed: ${errorMessage(err)}`)));
-    timer = setTimeout(() => reject(new Error(`NetworkManager did not answer on D-Bus within ${timeoutMs} ms`)), timeoutMs);
+    bus.on('error', (err: unknown) => reject(new UnavailableError(`D-Bus connection failed: ${errorMessage(err)}`, { cause: err })));
+    timer = setTimeout(() => reject(new TimedOutError(`NetworkManager did not answer on D-Bus within ${timeoutMs} ms`)), timeoutMs);
   });
   try {
     return await Promise.race([new NetworkReader(busCalls(dbus, bus), options.log ?? silentLogger).read(), failure]);
   } catch (err) {
-    throw new Error(explain(err));
+    throw explain(err);
   } finally {
     clearTimeout(timer);
     bus.disconnect();

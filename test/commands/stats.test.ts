@@ -6,12 +6,12 @@ import assert from 'node:assert/strict';
 import { totalmem, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, beforeEach, describe, it } from 'node:test';
-import { baseTopic, decodeBody, DEFAULT_BASE_TOPIC, type StatsBody } from '../../src/api.js';
+import { baseTopic, decodeBody, DEFAULT_BASE_TOPIC, type CommandName, type RequestOf, type StatsBody } from '../../src/api.js';
 import { ConnectorClient } from '../../src/client.js';
 import { StatsCommands } from '../../src/commands/stats.js';
 import { silentLogger } from '../../src/log.js';
 import { MqttConnection } from '../../src/mqtt/connection.js';
-import { CommandRouter } from '../../src/mqtt/router.js';
+import { CommandRouter, type Handler } from '../../src/mqtt/router.js';
 import { startTestAgent, type TestAgent } from '../helpers/agent.js';
 import { AP_SEC_KEY_MGMT_PSK, DeviceState, startDbusDaemon, startNetworkManagerMock, type DbusDaemon, type NetworkManagerMock } from '../helpers/dbusmock.js';
 import { startMosquitto, type Broker } from '../helpers/mosquitto.js';
@@ -156,9 +156,17 @@ describe('stats started alone', () => {
       // The environment points elsewhere: the option must win.
       process.env.DBUS_SYSTEM_BUS_ADDRESS = `unix:path=${join(tmpdir(), `ac-no-bus-${process.pid}`, 'bus')}`;
       const router = new CommandRouter({ bus: connection, base, log: silentLogger });
-      const feature = new StatsCommands({ router, log: silentLogger }, { systemBusAddress: bus.address });
+      const registered: CommandName[] = [];
+      let handler: Handler<'stats'> | undefined;
+      const register = <K extends CommandName>(command: K, h: Handler<K>) => {
+        registered.push(command);
+        if (command === 'stats') handler = h as unknown as Handler<'stats'>;
+      };
+      const feature = new StatsCommands({ router: { register }, log: silentLogger }, { systemBusAddress: bus.address });
       await feature.start();
-      assert.deepEqual(router.commands(), ['stats']);
+      assert.deepEqual(registered, ['stats']);
+      router.serve({ family: 'stats', handle: (_command, request, context) => handler!(request as RequestOf<'stats'>, context) });
+      assert.deepEqual(router.serving(), ['stats']);
       connection.start();
       await waitFor(() => connection.connected, 'the MQTT session');
       await router.start();

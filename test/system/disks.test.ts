@@ -8,8 +8,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
-import type { DiskStats } from '../../src/api.js';
-import { diskMounts, parseMountinfoLine, readDisks, readMountinfo, visibleMounts } from '../../src/system/disks.js';
+import { diskMounts, parseMountinfoLine, readDisks, readMountinfo, visibleMounts, type DiskUsage } from '../../src/system/disks.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const run = promisify(execFile);
@@ -95,19 +94,19 @@ describe('disks on this machine', () => {
     const temp = await realpath(tmpdir());
     const settled = (path: string) => !path.startsWith(`${temp}/`) && !path.startsWith(`${tmpdir()}/`);
     const dfRows = theirs.filter((r) => settled(r.target));
-    const ourRows = ours.filter((d) => settled(d.MountPoint));
-    assert.deepEqual(ourRows.map((d) => d.MountPoint).sort(), dfRows.map((r) => r.target).sort());
+    const ourRows = ours.filter((d) => settled(d.mountPoint));
+    assert.deepEqual(ourRows.map((d) => d.mountPoint).sort(), dfRows.map((r) => r.target).sort());
     for (const row of dfRows) {
-      const disk = ourRows.find((d) => d.MountPoint === row.target)!;
-      assert.equal(disk.Device, row.source);
-      assert.equal(disk.Type, row.type);
-      assert.equal(disk.DiskSize, row.size);
+      const disk = ourRows.find((d) => d.mountPoint === row.target)!;
+      assert.equal(disk.device, row.source);
+      assert.equal(disk.type, row.type);
+      assert.equal(disk.sizeBytes, row.size);
       // Free space moves with whatever else writes meanwhile; only gross mistakes are caught.
-      assert.ok(Math.abs(disk.AvailableSpace - row.avail) <= Math.max(256 * 1024 * 1024, row.size / 100), `${row.target} available`);
-      assert.ok(disk.AvailableSpace <= disk.FreeSpace && disk.FreeSpace <= disk.DiskSize, `${row.target} figures`);
+      assert.ok(Math.abs(disk.availableBytes - row.avail) <= Math.max(256 * 1024 * 1024, row.size / 100), `${row.target} available`);
+      assert.ok(disk.availableBytes <= disk.freeBytes && disk.freeBytes <= disk.sizeBytes, `${row.target} figures`);
     }
-    assert.ok(ourRows.some((d) => d.MountPoint === '/'));
-    for (const pseudo of ['/proc', '/sys']) assert.ok(!ours.some((d) => d.MountPoint === pseudo), `${pseudo} listed`);
+    assert.ok(ourRows.some((d) => d.mountPoint === '/'));
+    for (const pseudo of ['/proc', '/sys']) assert.ok(!ours.some((d) => d.mountPoint === pseudo), `${pseudo} listed`);
   });
 
   describe('with its own tmpfs mounts', () => {
@@ -119,8 +118,8 @@ describe('disks on this machine', () => {
       await run('mount', args);
       mounted.unshift(args[args.length - 1]!);
     };
-    const find = async (mountPoint: string): Promise<DiskStats[]> =>
-      (await readDisks()).filter((d) => d.MountPoint === mountPoint);
+    const find = async (mountPoint: string): Promise<DiskUsage[]> =>
+      (await readDisks()).filter((d) => d.mountPoint === mountPoint);
 
     before(async () => {
       dir = await tempDir('ac-disks-');
@@ -138,40 +137,40 @@ describe('disks on this machine', () => {
       await mount('-t', 'tmpfs', '-o', 'size=8m', 'ac-disks-test', first);
       const [disk] = await find(first);
       assert.deepEqual(disk, {
-        Device: 'ac-disks-test',
-        Type: 'tmpfs',
-        MountPoint: first,
-        FreeSpace: 8 * 1024 * 1024,
-        AvailableSpace: 8 * 1024 * 1024,
-        DiskSize: 8 * 1024 * 1024,
+        device: 'ac-disks-test',
+        type: 'tmpfs',
+        mountPoint: first,
+        freeBytes: 8 * 1024 * 1024,
+        availableBytes: 8 * 1024 * 1024,
+        sizeBytes: 8 * 1024 * 1024,
       });
       await writeFile(join(first, 'one-mib'), Buffer.alloc(1024 * 1024, 1));
       const [after] = await find(first);
-      assert.equal(after?.FreeSpace, 7 * 1024 * 1024);
+      assert.equal(after?.freeBytes, 7 * 1024 * 1024);
     });
 
     it('lists a bind-mounted file system once', async () => {
       await mount('--bind', first, bound);
       const entries = (await readMountinfo()).filter((e) => e.mountPoint === first || e.mountPoint === bound);
       assert.equal(entries.length, 2);
-      const disks = (await readDisks()).filter((d) => d.Device === 'ac-disks-test');
+      const disks = (await readDisks()).filter((d) => d.device === 'ac-disks-test');
       const dfRows = (await df()).filter((r) => r.source === 'ac-disks-test');
       assert.equal(disks.length, 1);
       assert.equal(dfRows.length, 1);
       // Both are the same file system: the one df picks (the shorter path) is the one listed.
-      assert.equal(disks[0]?.MountPoint, dfRows[0]?.target);
+      assert.equal(disks[0]?.mountPoint, dfRows[0]?.target);
     });
 
     it('reports the mount on top when one is mounted over another', async () => {
       await mount('-t', 'tmpfs', '-o', 'size=4m', 'ac-disks-over', first);
       const disks = await find(first);
       assert.equal(disks.length, 1);
-      assert.equal(disks[0]?.Device, 'ac-disks-over');
-      assert.equal(disks[0]?.DiskSize, 4 * 1024 * 1024);
+      assert.equal(disks[0]?.device, 'ac-disks-over');
+      assert.equal(disks[0]?.sizeBytes, 4 * 1024 * 1024);
       // The bind mount still shows the file system that is now covered.
       const [covered] = await find(bound);
-      assert.equal(covered?.Device, 'ac-disks-test');
-      assert.equal(covered?.FreeSpace, 7 * 1024 * 1024);
+      assert.equal(covered?.device, 'ac-disks-test');
+      assert.equal(covered?.freeBytes, 7 * 1024 * 1024);
     });
   });
 });

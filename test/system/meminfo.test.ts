@@ -21,7 +21,7 @@ async function freeKb(): Promise<{ mem: number[]; swap: number[] }> {
 }
 
 describe('meminfo', () => {
-  it('reads every figure of /proc/meminfo in kB under the Go agent names', () => {
+  it('reads every figure of /proc/meminfo in kB', () => {
     const text = [
       'MemTotal:        2048000 kB',
       'MemFree:          512000 kB',
@@ -35,21 +35,21 @@ describe('meminfo', () => {
       '',
     ].join('\n');
     assert.deepEqual(parseMeminfo(text), {
-      FreeMem: 512000,
-      TotalMem: 2048000,
-      AvailableMem: 1024000,
-      Buffers: 16000,
-      Cached: 300000,
-      FreeSwapMem: 999000,
-      TotalSwapMem: 1000000,
+      totalKiB: 2048000,
+      freeKiB: 512000,
+      availableKiB: 1024000,
+      buffersKiB: 16000,
+      cachedKiB: 300000,
+      swapTotalKiB: 1000000,
+      swapFreeKiB: 999000,
     });
   });
 
   it('does not confuse SwapCached with Cached, and reports a missing figure as 0', () => {
-    const stats = parseMeminfo('MemTotal: 100 kB\nSwapCached: 7 kB\nMemFree: 50 kB\n');
-    assert.equal(stats.Cached, 0);
-    assert.equal(stats.AvailableMem, 0);
-    assert.equal(stats.FreeMem, 50);
+    const reading = parseMeminfo('MemTotal: 100 kB\nSwapCached: 7 kB\nMemFree: 50 kB\n');
+    assert.equal(reading.cachedKiB, 0);
+    assert.equal(reading.availableKiB, 0);
+    assert.equal(reading.freeKiB, 50);
   });
 
   it('refuses text that is not meminfo', () => {
@@ -57,16 +57,16 @@ describe('meminfo', () => {
   });
 
   it('agrees with the kernel total and with free -k on this machine', async () => {
-    const [stats, free] = await Promise.all([readMeminfo(), freeKb()]);
-    assert.equal(stats.TotalMem * 1024, totalmem());
-    assert.equal(stats.TotalMem, free.mem[0]);
-    assert.equal(stats.TotalSwapMem, free.swap[0]);
+    const [reading, free] = await Promise.all([readMeminfo(), freeKb()]);
+    assert.equal(reading.totalKiB * 1024, totalmem());
+    assert.equal(reading.totalKiB, free.mem[0]);
+    assert.equal(reading.swapTotalKiB, free.swap[0]);
     // Free memory moves between two reads; a few hundred MB of drift would be a wrong field.
     const drift = 256 * 1024;
-    assert.ok(Math.abs(stats.FreeMem - free.mem[2]!) < drift, `MemFree ${stats.FreeMem} vs free ${free.mem[2]}`);
-    assert.ok(Math.abs(stats.AvailableMem - free.mem[5]!) < drift, `MemAvailable ${stats.AvailableMem} vs free ${free.mem[5]}`);
-    assert.ok(Math.abs(stats.FreeSwapMem - free.swap[2]!) < drift);
-    assert.ok(stats.FreeMem <= stats.TotalMem && stats.AvailableMem <= stats.TotalMem);
-    assert.ok(stats.Buffers + stats.Cached > 0);
+    assert.ok(Math.abs(reading.freeKiB - free.mem[2]!) < drift, `MemFree ${reading.freeKiB} vs free ${free.mem[2]}`);
+    assert.ok(Math.abs(reading.availableKiB - free.mem[5]!) < drift, `MemAvailable ${reading.availableKiB} vs free ${free.mem[5]}`);
+    assert.ok(Math.abs(reading.swapFreeKiB - free.swap[2]!) < drift);
+    assert.ok(reading.freeKiB <= reading.totalKiB && reading.availableKiB <= reading.totalKiB);
+    assert.ok(reading.buffersKiB + reading.cachedKiB > 0);
   });
 });

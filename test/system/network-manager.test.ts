@@ -7,8 +7,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
-import type { NetworkStats } from '../../src/api.js';
-import { deviceStateName, deviceTypeName, globalStateName, ip4FromUint32, readNetworkStats, wifiModeName } from '../../src/system/network-manager.js';
+import { TimedOutError, UnavailableError } from '../../src/errors.js';
+import { ip4FromUint32, readNetwork, type NetworkReading } from '../../src/system/network-manager.js';
 import {
   AP_SEC_KEY_MGMT_PSK,
   dbus,
@@ -31,19 +31,7 @@ const packed = (ip: string) => {
   return endianness() === 'LE' ? bytes.readUInt32LE(0) : bytes.readUInt32BE(0);
 };
 
-describe('NetworkManager names and addresses', () => {
-  it('names enum values as the Go agent did, and unknown ones by number', () => {
-    assert.equal(deviceTypeName(1), 'NmDeviceTypeEthernet');
-    assert.equal(deviceTypeName(2), 'NmDeviceTypeWifi');
-    assert.equal(deviceTypeName(32), 'NmDeviceTypeLoopback');
-    assert.equal(deviceTypeName(99), 'NmDeviceType(99)');
-    assert.equal(deviceStateName(100), 'NmDeviceStateActivated');
-    assert.equal(deviceStateName(60), 'NmDeviceStateNeed_auth');
-    assert.equal(deviceStateName(15), 'NmDeviceState(15)');
-    assert.equal(globalStateName(70), 'NmStateConnectedGlobal');
-    assert.equal(wifiModeName(2), 'Nm80211ModeInfra');
-  });
-
+describe('NetworkManager addresses', () => {
   it('reads network-order uint32 addresses for either byte order', () => {
     assert.equal(ip4FromUint32(0x0101a8c0, 'LE'), '192.168.1.1');
     assert.equal(ip4FromUint32(0xc0a80101, 'BE'), '192.168.1.1');
@@ -115,73 +103,77 @@ describe('NetworkManager over D-Bus', () => {
     await bus?.close();
   });
 
-  it('gives every device with its type, state, IPv4 configuration, access points and connections', async () => {
-    const stats: NetworkStats = await readNetworkStats({ busAddress: bus.address });
-    const uuid = stats.Devices[1]?.AvailableConnections[0]?.Uuid ?? '';
+  it('gives every device with its type, state, IPv4 configuration, access points and connections, as NetworkManager has them', async () => {
+    const reading: NetworkReading = await readNetwork({ busAddress: bus.address });
+    const uuid = reading.devices[1]?.availableConnections[0]?.uuid ?? '';
     assert.match(uuid, /^[0-9a-f-]{36}$/);
-    assert.deepEqual(stats, {
-      Status: 'NmStateConnectedGlobal',
-      Devices: [
+    assert.deepEqual(reading, {
+      // NM_STATE_CONNECTED_GLOBAL
+      state: 70,
+      devices: [
         {
-          Path: eth,
-          Interface: 'eth0',
-          DeviceType: 'NmDeviceTypeEthernet',
-          State: 'NmDeviceStateActivated',
-          HWAddress: '78:DD:08:D2:3D:43',
-          IP4Config: {
-            Addresses: [
-              { Address: '192.168.10.20', Prefix: 24, Gateway: '192.168.10.1' },
-              { Address: '10.1.2.3', Prefix: 8, Gateway: '0.0.0.0' },
+          path: eth,
+          interface: 'eth0',
+          type: 1,
+          state: DeviceState.ACTIVATED,
+          hwAddress: '78:DD:08:D2:3D:43',
+          ip4Config: {
+            // AddressData carries no gateway per address.
+            addresses: [
+              { address: '192.168.10.20', prefix: 24 },
+              { address: '10.1.2.3', prefix: 8 },
             ],
-            Gateway: '192.168.10.1',
-            Nameservers: ['192.168.10.1', '9.9.9.9'],
-            Domains: ['lab.example'],
-            Routes: [
-              { Route: '192.168.10.0', Prefix: 24, NextHop: '0.0.0.0', Metric: 100 },
-              { Route: '0.0.0.0', Prefix: 0, NextHop: '192.168.10.1', Metric: 100 },
+            gateway: '192.168.10.1',
+            nameservers: ['192.168.10.1', '9.9.9.9'],
+            domains: ['lab.example'],
+            routes: [
+              { dest: '192.168.10.0', prefix: 24, metric: 100 },
+              { dest: '0.0.0.0', prefix: 0, nextHop: '192.168.10.1', metric: 100 },
             ],
           },
-          AccessPoints: null,
-          AvailableConnections: [],
+          accessPoints: null,
+          availableConnections: [],
         },
         {
-          Path: wlan,
-          Interface: 'wlan0',
-          DeviceType: 'NmDeviceTypeWifi',
-          State: 'NmDeviceStateActivated',
-          HWAddress: '11:22:33:44:55:66',
-          IP4Config: {
-            Addresses: [{ Address: '10.0.0.7', Prefix: 16, Gateway: '10.0.0.1' }],
-            Gateway: '10.0.0.1',
-            Nameservers: ['10.0.0.1'],
-            Domains: [],
-            Routes: [{ Route: '10.0.0.0', Prefix: 16, NextHop: '0.0.0.0', Metric: 600 }],
+          path: wlan,
+          interface: 'wlan0',
+          type: 2,
+          state: DeviceState.ACTIVATED,
+          hwAddress: '11:22:33:44:55:66',
+          ip4Config: {
+            // The older tuples do, and write a route on the link with next hop 0.
+            addresses: [{ address: '10.0.0.7', prefix: 16, gateway: '10.0.0.1' }],
+            gateway: '10.0.0.1',
+            nameservers: ['10.0.0.1'],
+            domains: [],
+            routes: [{ dest: '10.0.0.0', prefix: 16, metric: 600 }],
           },
-          AccessPoints: [
+          accessPoints: [
             {
-              SSID: 'Workshop Wi-Fi',
-              HWAddress: '00:11:22:33:44:55',
-              Flags: 1,
-              WPAFlags: AP_SEC_KEY_MGMT_PSK,
-              RSNFlags: AP_SEC_KEY_MGMT_PSK,
-              Frequency: 5180,
-              MaxBitrate: 54000,
-              Strength: 82,
-              Mode: 'Nm80211ModeInfra',
+              ssid: 'Workshop Wi-Fi',
+              hwAddress: '00:11:22:33:44:55',
+              flags: 1,
+              wpaFlags: AP_SEC_KEY_MGMT_PSK,
+              rsnFlags: AP_SEC_KEY_MGMT_PSK,
+              frequencyMHz: 5180,
+              maxBitrateKbps: 54000,
+              strengthPercent: 82,
+              // NM_802_11_MODE_INFRA
+              mode: 2,
             },
             {
-              SSID: 'Neighbour',
-              HWAddress: '66:77:88:99:aa:bb',
-              Flags: 1,
-              WPAFlags: AP_SEC_KEY_MGMT_PSK,
-              RSNFlags: AP_SEC_KEY_MGMT_PSK,
-              Frequency: 2412,
-              MaxBitrate: 11000,
-              Strength: 20,
-              Mode: 'Nm80211ModeInfra',
+              ssid: 'Neighbour',
+              hwAddress: '66:77:88:99:aa:bb',
+              flags: 1,
+              wpaFlags: AP_SEC_KEY_MGMT_PSK,
+              rsnFlags: AP_SEC_KEY_MGMT_PSK,
+              frequencyMHz: 2412,
+              maxBitrateKbps: 11000,
+              strengthPercent: 20,
+              mode: 2,
             },
           ],
-          AvailableConnections: [{ Path: connection, Id: 'Workshop Wi-Fi', Uuid: uuid, Type: '802-11-wireless' }],
+          availableConnections: [{ path: connection, id: 'Workshop Wi-Fi', uuid, type: '802-11-wireless' }],
         },
       ],
     });
@@ -190,21 +182,25 @@ describe('NetworkManager over D-Bus', () => {
   it('follows changes: a device that goes down, a global state that changes', async () => {
     await nm.mock('/org/freedesktop/NetworkManager', 'SetDeviceDisconnected', 's', [eth]);
     await nm.mock('/org/freedesktop/NetworkManager', 'SetGlobalConnectionState', 'u', [50]);
-    const stats = await readNetworkStats({ busAddress: bus.address });
-    assert.equal(stats.Status, 'NmStateConnectedLocal');
-    assert.equal(stats.Devices.find((d) => d.Path === eth)?.State, 'NmDeviceStateDisconnected');
-    assert.equal(stats.Devices.find((d) => d.Path === wlan)?.State, 'NmDeviceStateActivated');
+    const reading = await readNetwork({ busAddress: bus.address });
+    assert.equal(reading.state, 50);
+    assert.equal(reading.devices.find((d) => d.path === eth)?.state, DeviceState.DISCONNECTED);
+    assert.equal(reading.devices.find((d) => d.path === wlan)?.state, DeviceState.ACTIVATED);
   });
 
   it('gives up on a NetworkManager that does not answer, and reads it again once it does', async () => {
     nm.freeze();
     try {
-      await assert.rejects(readNetworkStats({ busAddress: bus.address, timeoutMs: 300 }), /did not answer on D-Bus within 300 ms/);
+      await assert.rejects(readNetwork({ busAddress: bus.address, timeoutMs: 300 }), (err: Error) => {
+        assert.ok(err instanceof TimedOutError, `${err.name}: ${err.message}`);
+        assert.match(err.message, /did not answer on D-Bus within 300 ms/);
+        return true;
+      });
     } finally {
       nm.thaw();
     }
-    const stats = await readNetworkStats({ busAddress: bus.address });
-    assert.equal(stats.Devices.length, 2);
+    const reading = await readNetwork({ busAddress: bus.address });
+    assert.equal(reading.devices.length, 2);
   });
 });
 
@@ -212,7 +208,11 @@ describe('NetworkManager missing', () => {
   it('says that NetworkManager is not on a bus that has no NetworkManager', async () => {
     const bus = await startDbusDaemon();
     try {
-      await assert.rejects(readNetworkStats({ busAddress: bus.address }), /NetworkManager is not available on D-Bus: .*ServiceUnknown/);
+      await assert.rejects(readNetwork({ busAddress: bus.address }), (err: Error) => {
+        assert.ok(err instanceof UnavailableError, `${err.name}: ${err.message}`);
+        assert.match(err.message, /NetworkManager is not available on D-Bus: .*ServiceUnknown/);
+        return true;
+      });
     } finally {
       await bus.close();
     }
@@ -221,8 +221,9 @@ describe('NetworkManager missing', () => {
   it('says that there is no bus when the address leads nowhere', async () => {
     const dir = await tempDir('ac-nobus-');
     try {
-      await assert.rejects(readNetworkStats({ busAddress: `unix:path=${join(dir.path, 'no-bus')}` }), /D-Bus connection failed: .*ENOENT/);
-      await assert.rejects(readNetworkStats({ busAddress: 'no address at all' }), /not a D-Bus address/);
+      await assert.rejects(readNetwork({ busAddress: `unix:path=${join(dir.path, 'no-bus')}` }), UnavailableError);
+      await assert.rejects(readNetwork({ busAddress: `unix:path=${join(dir.path, 'no-bus')}` }), /D-Bus connection failed: .*ENOENT/);
+      await assert.rejects(readNetwork({ busAddress: 'no address at all' }), /not a D-Bus address/);
     } finally {
       await dir.remove();
     }
@@ -237,8 +238,8 @@ describe('loading', () => {
       "const loaded = () => Object.keys(createRequire(import.meta.url).cache).some((k) => k.includes('/dbus-next/'));",
       "await import('./src/agent.ts');",
       'const before = loaded();',
-      "const { readNetworkStats } = await import('./src/system/network-manager.ts');",
-      `await readNetworkStats({ busAddress: ${JSON.stringify(nowhere)} }).catch(() => {});`,
+      "const { readNetwork } = await import('./src/system/network-manager.ts');",
+      `await readNetwork({ busAddress: ${JSON.stringify(nowhere)} }).catch(() => {});`,
       'console.log(JSON.stringify({ before, after: loaded() }));',
     ].join('\n');
     const { stdout } = await run(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
