@@ -1,6 +1,9 @@
-import type { Settings } from '../settings.js';
-
-export type ProxySettings = Pick<Settings, 'http_proxy' | 'https_proxy' | 'all_proxy'>;
+/** Proxy URLs for HTTP, HTTPS and everything else; an empty or missing one is not exported. */
+export interface ProxySettings {
+  http_proxy?: string;
+  https_proxy?: string;
+  all_proxy?: string;
+}
 
 /** Exports the proxy settings to an environment (the agent's own, so HTTP clients and child
  * processes inherit them, or a sketch's), in both spellings, with loopback always exempt so

@@ -2,6 +2,8 @@
 // (apt, repository files) needs it read-write for its duration and read-only again after, even
 // when the command fails. Overlapping commands share one read-write window.
 
+import { FailedError } from '../errors.js';
+import { errorMessage } from '../log.js';
 import { runCommand } from '../lib/run-command.js';
 
 export interface WritableMountOptions {
@@ -24,7 +26,7 @@ export class WritableMount {
 
   private async remount(mode: 'rw' | 'ro'): Promise<void> {
     const result = await runCommand('mount', ['-o', `remount,${mode}`, this.mountPoint], { env: this.options.env });
-    if (result.code !== 0) throw new Error(`cannot remount ${this.mountPoint} ${mode === 'rw' ? 'read-write' : 'read-only'}: ${result.output.trim()}`);
+    if (result.code !== 0) throw new FailedError(`cannot remount ${this.mountPoint} ${mode === 'rw' ? 'read-write' : 'read-only'}: ${result.output.trim()}`);
   }
 
   /** Serialises remounts so a read-only remount never overtakes a read-write one. */
@@ -55,8 +57,8 @@ export class WritableMount {
     } catch (err) {
       // The device must not silently stay writable, but the requester must also learn that the
       // command itself did run.
-      const how = outcome.ok ? 'the command completed' : `the command failed too: ${outcome.error instanceof Error ? outcome.error.message : String(outcome.error)}`;
-      throw new Error(`${err instanceof Error ? err.message : String(err)} (${how})`);
+      const how = outcome.ok ? 'the command completed' : `the command failed too: ${errorMessage(outcome.error)}`;
+      throw new FailedError(`${errorMessage(err)} (${how})`, { cause: err });
     }
     if (!outcome.ok) throw outcome.error;
     return outcome.value;

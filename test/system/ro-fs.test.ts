@@ -6,6 +6,7 @@ import { open, readFile, writeFile, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
+import { FailedError } from '../../src/errors.js';
 import { WritableMount } from '../../src/system/ro-fs.js';
 import { tempDir } from '../helpers/tmp.js';
 
@@ -78,7 +79,7 @@ describe('WritableMount on a read-only tmpfs', () => {
         mount.around(async () => {
           handle = await open(join(dir.path, 'held-open'), 'w');
         }),
-        /cannot remount .* read-only.*\(the command completed\)/s,
+        (err: Error) => err instanceof FailedError && /cannot remount .* read-only.*\(the command completed\)/s.test(err.message),
       );
     } finally {
       await handle?.close();
@@ -102,7 +103,7 @@ describe('WritableMount on a read-only tmpfs', () => {
       mount.around(async () => {
         ran = true;
       }),
-      /cannot remount .* read-write/,
+      (err: Error) => err instanceof FailedError && /cannot remount .* read-write/.test(err.message),
     );
     assert.equal(ran, false);
   });
