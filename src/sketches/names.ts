@@ -3,15 +3,15 @@
 
 import { basename, dirname, resolve } from 'node:path';
 import { fileNameProblem } from '../api/fields.js';
-import { CommandError } from '../errors.js';
+import { InvalidError } from '../errors.js';
 
 export { fileNameProblem };
 
-/** Throws a CommandError if `value` is not a plain, visible file name. `what` names it in the message. */
+/** Throws an InvalidError if `value` is not a plain, visible file name. `what` names it in the message. */
 export function checkFileName(value: string, what = 'name'): void {
-  if (typeof value !== 'string') throw new CommandError(`${what} is not a string`);
+  if (typeof value !== 'string') throw new InvalidError(`${what} is not a string`);
   const problem = fileNameProblem(value);
-  if (problem) throw new CommandError(`${what} ${problem}`);
+  if (problem) throw new InvalidError(`${what} ${problem}`);
 }
 
 /** Whether `value` passes checkFileName. */
@@ -19,14 +19,14 @@ export function isFileName(value: string): boolean {
   return fileNameProblem(value) === undefined;
 }
 
-/** Absolute path of a sketch file inside sketchesDir; CommandError for anything that could leave it. */
+/** Absolute path of a sketch file inside sketchesDir; InvalidError for anything that could leave it. */
 export function sketchFilePath(sketchesDir: string, name: string): string {
   checkFileName(name, 'sketch name');
   const folder = resolve(sketchesDir);
   const path = resolve(folder, name);
   // Belt and braces: whatever slipped past the checks above must still land directly in the folder.
   if (dirname(path) !== folder || basename(path) !== name) {
-    throw new CommandError(`sketch name ${JSON.stringify(name)} leaves the sketches folder`);
+    throw new InvalidError(`sketch name ${JSON.stringify(name)} leaves the sketches folder`);
   }
   return path;
 }
