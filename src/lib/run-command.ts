@@ -7,6 +7,11 @@ export interface RunOptions {
   env?: NodeJS.ProcessEnv;
   /** Called with each line of stdout and stderr (without the newline), as it is written. */
   onLine?: (line: string, stream: 'stdout' | 'stderr') => void;
+  /** Takes stdout over as raw chunks, for output too large to keep or split into strings (it is
+   * parsed as it streams); `onLine` and `output` then see stderr only. */
+  onStdoutChunk?: (chunk: Buffer) => void;
+  /** Names the program in a RunTimeoutError ("apt-cache dumpavail"; default: `command`). */
+  label?: string;
   /** Output kept for the result (bytes); beyond it the oldest output is left out (default 8 MiB). */
   maxOutputBytes?: number;
   /** The program's whole process group is stopped when it runs longer than this (no limit when
@@ -165,7 +170,9 @@ export function runCommand(command: string, args: readonly string[], options: Ru
     };
     const out = new LineSplitter((line) => keep(line, 'stdout'));
     const err = new LineSplitter((line) => keep(line, 'stderr'));
-    child.stdout.setEncoding('utf8').on('data', (c: string) => out.push(c));
+    const { onStdoutChunk } = options;
+    if (onStdoutChunk) child.stdout.on('data', (c: Buffer) => onStdoutChunk(c));
+    else child.stdout.setEncoding('utf8').on('data', (c: string) => out.push(c));
     child.stderr.setEncoding('utf8').on('data', (c: string) => err.push(c));
     let settled = false;
     let fallback: NodeJS.Timeout | undefined;
@@ -176,7 +183,7 @@ export function runCommand(command: string, args: readonly string[], options: Ru
       clearTimeout(fallback);
       fn();
     };
-    const timedOut = () => reject(new RunTimeoutError(command, timeoutMs as number, output()));
+    const timedOut = () => reject(new RunTimeoutError(options.label ?? command, timeoutMs as number, output()));
     const deadline =
       timeoutMs === undefined
         ? undefined

@@ -57,6 +57,13 @@ describe('runCommand time-outs', () => {
     assert.equal(result.output.split('\n').sort().join(','), ',one,two');
   });
 
+  it('names the program by its label when it gives one', async () => {
+    await assert.rejects(runCommand('sleep', [uniqueSleep()], { timeoutMs: 200, killGraceMs: 200, label: 'sleep forever' }), {
+      name: 'RunTimeoutError',
+      message: 'sleep forever did not finish within 200 ms and was stopped',
+    });
+  });
+
   it('rejects at once when the program does not exist', async () => {
     await assert.rejects(runCommand('/nonexistent-program-xyz', [], { timeoutMs: 60_000 }), /ENOENT/);
   });
@@ -86,6 +93,20 @@ describe('runCommand output cap', () => {
     const result = await runCommand('head', ['-c', '200000', '/dev/zero'], { maxOutputBytes: 1000 });
     assert.ok(Buffer.byteLength(result.output) < 1100, `${Buffer.byteLength(result.output)} bytes`);
     assert.match(result.output, /^\[199\d{3} bytes of earlier output left out\]\n/);
+  });
+
+  it('hands stdout over as raw chunks when asked, keeping only stderr as output', async () => {
+    const chunks: Buffer[] = [];
+    const lines: string[] = [];
+    // Bytes that are not UTF-8 arrive unchanged, and stdout is not split into lines.
+    const script = 'printf "a\\377b\\r\\nc"; head -c 300000 /dev/zero; echo oops >&2';
+    const result = await runCommand('sh', ['-c', script], { onStdoutChunk: (c) => chunks.push(c), onLine: (line) => lines.push(line) });
+    assert.equal(result.code, 0);
+    const stdout = Buffer.concat(chunks);
+    assert.equal(stdout.length, 6 + 300000);
+    assert.deepEqual([...stdout.subarray(0, 6)], [0x61, 0xff, 0x62, 0x0d, 0x0a, 0x63]);
+    assert.equal(result.output, 'oops\n');
+    assert.deepEqual(lines, ['oops']);
   });
 
   it('tailOfOutput starts at a line and on a whole character', () => {
