@@ -2,17 +2,14 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { randomBytes, type KeyObject } from 'node:crypto';
 import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import http from 'node:http';
-import https from 'node:https';
-import net from 'node:net';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { after, afterEach, before, describe, it } from 'node:test';
-import { CommandError } from '../../src/errors.js';
+import { DomainError, type FailureKind } from '../../src/errors.js';
 import { downloadVerified, removeStaleDownloads, type DownloadRequest } from '../../src/sketches/download.js';
 import { loadSignatureKey } from '../../src/sketches/signature.js';
 import { startHttpServer, type TestHttpServer } from '../helpers/http-server.js';
-import { makeKeyPair, openssl, signFile, type TestKeyPair } from '../helpers/signing.js';
+import { makeKeyPair, signFile, type TestKeyPair } from '../helpers/signing.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const noProxy: NodeJS.ProcessEnv = {};
@@ -86,10 +83,11 @@ describe('downloadVerified', () => {
     return result;
   };
 
-  const rejectsWith = async (req: DownloadRequest, message: RegExp) => {
+  const rejectsWith = async (req: DownloadRequest, message: RegExp, kind: FailureKind) => {
     await assert.rejects(downloadVerified(req), (err: Error) => {
-      assert.ok(err instanceof CommandError, `expected a CommandError, got ${err.name}: ${err.message}`);
+      assert.ok(err instanceof DomainError, `expected a domain error, got ${err.name}: ${err.message}`);
       assert.match(err.message, message);
+      assert.equal(err.kind, kind, err.message);
       return true;
     });
   };
@@ -110,26 +108,26 @@ describe('downloadVerified', () => {
   });
 
   it('refuses a signature made for other content', async () => {
-    await rejectsWith(request({ url: server.url('/tampered.bin') }), /^signature check failed: the file does not match its signature$/);
+    await rejectsWith(request({ url: server.url('/tampered.bin') }), /^signature check failed: the file does not match its signature$/, 'refused');
   });
 
   it('refuses a signature made by another key', async () => {
-    await rejectsWith(request({ url: server.url('/stranger.bin') }), /^signature check failed/);
+    await rejectsWith(request({ url: server.url('/stranger.bin') }), /^signature check failed/, 'refused');
   });
 
   it('refuses a signature of the wrong size', async () => {
-    await rejectsWith(request({ url: server.url('/short.bin') }), /^signature check failed: the signature has 10 bytes, the key expects 256$/);
+    await rejectsWith(request({ url: server.url('/short.bin') }), /^signature check failed: the signature has 10 bytes, the key expects 256$/, 'refused');
   });
 
   it('fails when the .sig is missing', async () => {
-    await rejectsWith(request({ url: server.url('/unsigned.bin') }), /^signature download failed: HTTP 404/);
+    await rejectsWith(request({ url: server.url('/unsigned.bin') }), /^signature download failed: HTTP 404/, 'failed');
   });
 
   it('fails on HTTP 404 and 500, naming the status', async () => {
-    await rejectsWith(request({ url: server.url('/missing.bin') }), /^download failed: HTTP 404/);
+    await rejectsWith(request({ url: server.url('/missing.bin') }), /^download failed: HTTP 404/, 'failed');
     server.behave('/good.bin', { kind: 'status', status: 500 });
     try {
-      await rejectsWith(request(), /^download failed: HTTP 500/);
+      await rejectsWith(request(), /^download failed: HTTP 500/, 'failed');
     } finally {
       server.clear('/good.bin');
     }
@@ -138,7 +136,7 @@ describe('downloadVerified', () => {
   it('fails when the signature download answers 500', async () => {
     server.behave('/good.bin.sig', { kind: 'status', status: 500 });
     try {
-      await rejectsWith(request(), /^signature download failed: HTTP 500/);
+      await rejectsWith(request(), /^signature download failed: HTTP 500/, 'failed');
     } finally {
       server.clear('/good.bin.sig');
     }
@@ -147,20 +145,20 @@ describe('downloadVerified', () => {
   it('fails when the connection is cut mid-download', async () => {
     server.behave('/good.bin', { kind: 'cut', afterBytes: 100 * 1024 });
     try {
-      await rejectsWith(request(), /^download failed: the connection was cut before the end of the file$/);
+      await rejectsWith(request(), /^download failed: the connection was cut before the end of the file$/, 'failed');
     } finally {
       server.clear('/good.bin');
     }
   });
 
   it('refuses a file larger than maxBytes announced by Content-Length', async () => {
-    await rejectsWith(request({ url: server.url('/big.bin') }), /^sketch larger than 1048576 bytes/);
+    await rejectsWith(request({ url: server.url('/big.bin') }), /^sketch larger than 1048576 bytes/, 'refused');
   });
 
   it('stops a file that grows past maxBytes without announcing its length', async () => {
     server.behave('/big.bin', { kind: 'chunked' });
     try {
-      await rejectsWith(request({ url: server.url('/big.bin') }), /^sketch larger than 1048576 bytes/);
+      await rejectsWith(request({ url: server.url('/big.bin') }), /^sketch larger than 1048576 bytes/, 'refused');
     } finally {
       server.clear('/big.bin');
     }
@@ -169,7 +167,7 @@ describe('downloadVerified', () => {
   it('gives up on a stalled server after timeoutMs without data', async () => {
     server.behave('/good.bin', { kind: 'stall', afterBytes: 4096 });
     try {
-      await rejectsWith(request({ timeoutMs: 300 }), /^download failed: no data for 300 ms$/);
+      await rejectsWith(request({ timeoutMs: 300 }), /^download failed: no data for 300 ms$/, 'timed-out');
     } finally {
       server.clear('/good.bin');
     }
@@ -189,8 +187,8 @@ describe('downloadVerified', () => {
     server.behave('/good.bin', { kind: 'slow', chunkBytes: 16 * 1024, everyMs: 50 });
     try {
       // Each pause is far below the idle time-out; only the overall deadline can end it.
-      await rejectsWith(request({ timeoutMs: 5_000, deadlineMs: 200 }), /^download failed: not finished within 200 ms$/);
-      await rejectsWith(request({ deadlineMs: 60_000, signal: AbortSignal.abort() }), /^download failed: cancelled$/);
+      await rejectsWith(request({ timeoutMs: 5_000, deadlineMs: 200 }), /^download failed: not finished within 200 ms$/, 'timed-out');
+      await rejectsWith(request({ deadlineMs: 60_000, signal: AbortSignal.abort() }), /^download failed: cancelled$/, 'failed');
     } finally {
       server.clear('/good.bin');
     }
@@ -202,14 +200,14 @@ describe('downloadVerified', () => {
       const controller = new AbortController();
       const pending = downloadVerified(request({ signal: controller.signal }));
       setTimeout(() => controller.abort(), 100);
-      await assert.rejects(pending, /^CommandError: download failed: cancelled$|download failed: cancelled/);
+      await assert.rejects(pending, (err: Error) => err instanceof DomainError && err.message === 'download failed: cancelled');
     } finally {
       server.clear('/good.bin');
     }
   });
 
   it('reports a cancellation that came before the start', async () => {
-    await rejectsWith(request({ signal: AbortSignal.abort() }), /^download failed: cancelled$/);
+    await rejectsWith(request({ signal: AbortSignal.abort() }), /^download failed: cancelled$/, 'failed');
   });
 
   it('fails as "saving" when the disk is full, leaving nothing behind', async () => {
@@ -218,35 +216,24 @@ describe('downloadVerified', () => {
     await mkdir(small);
     await run('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', small]);
     try {
-      await rejectsWith(request({ folder: small }), /^saving the download failed: .*ENOSPC/);
+      await rejectsWith(request({ folder: small }), /^saving the download failed: .*ENOSPC/, 'failed');
       assert.deepEqual(await readdir(small), []);
     } finally {
       await run('umount', [small]);
     }
   });
 
-  it('follows redirects (up to five), for the file and its signature', async () => {
+  it('follows redirects, for the file and its signature', async () => {
     server.behave('/r1.bin', { kind: 'redirect', location: '/r2.bin', status: 301 });
     server.behave('/r2.bin', { kind: 'redirect', location: server.url('/good.bin'), status: 307 });
     server.behave('/r1.bin.sig', { kind: 'redirect', location: '/good.bin.sig' });
     await downloadAndCheck(request({ url: server.url('/r1.bin') }), good);
   });
 
-  it('refuses more than five redirects', async () => {
-    for (let i = 0; i < 6; i++) server.behave(`/loop${i}.bin`, { kind: 'redirect', location: `/loop${i + 1}.bin` });
-    server.behave('/loop6.bin', { kind: 'redirect', location: '/good.bin' });
-    await rejectsWith(request({ url: server.url('/loop0.bin') }), /^download failed: more than 5 redirects$/);
-  });
-
-  it('refuses a redirect to something other than http/https', async () => {
-    server.behave('/to-file.bin', { kind: 'redirect', location: 'file:///etc/passwd' });
-    await rejectsWith(request({ url: server.url('/to-file.bin') }), /^download failed: redirect to a file URL refused$/);
-  });
-
   it('accepts only http and https URLs', async () => {
-    await rejectsWith(request({ url: 'file:///etc/passwd' }), /^only http and https URLs are accepted, not file$/);
-    await rejectsWith(request({ url: 'ftp://127.0.0.1/good.bin' }), /not ftp$/);
-    await rejectsWith(request({ url: 'not a url' }), /^invalid url/);
+    await rejectsWith(request({ url: 'file:///etc/passwd' }), /^only http and https URLs are accepted, not file$/, 'invalid');
+    await rejectsWith(request({ url: 'ftp://127.0.0.1/good.bin' }), /not ftp$/, 'invalid');
+    await rejectsWith(request({ url: 'not a url' }), /^invalid url/, 'invalid');
   });
 
   it('removeStaleDownloads removes only temp files of interrupted downloads', async () => {
@@ -261,14 +248,11 @@ describe('downloadVerified', () => {
 
   describe('with a token', () => {
     let guarded: TestHttpServer;
-    let elsewhere: TestHttpServer;
     before(async () => {
       guarded = await startHttpServer({ folder: served, token: 's3cret-token' });
-      elsewhere = await startHttpServer({ folder: served });
     });
     after(async () => {
       await guarded.close();
-      await elsewhere.close();
     });
 
     it('sends it only as Authorization: Bearer, for the file and its signature', async () => {
@@ -283,122 +267,7 @@ describe('downloadVerified', () => {
     });
 
     it('fails with HTTP 401 without it', async () => {
-      await rejectsWith(request({ url: guarded.url('/good.bin') }), /^download failed: HTTP 401/);
-    });
-
-    it('does not send it to another origin after a redirect', async () => {
-      guarded.behave('/away.bin', { kind: 'redirect', location: elsewhere.url('/good.bin') });
-      guarded.behave('/away.bin.sig', { kind: 'redirect', location: elsewhere.url('/good.bin.sig') });
-      elsewhere.requests.length = 0;
-      await downloadAndCheck(request({ url: guarded.url('/away.bin'), token: 's3cret-token' }), good);
-      assert.equal(elsewhere.requests.length, 2);
-      for (const r of elsewhere.requests) assert.equal(r.headers.authorization, undefined);
-    });
-  });
-
-  describe('through a proxy and over https', () => {
-    let proxy: { port: number; seen: string[]; close(): Promise<void> };
-    let secure: { port: number; close(): Promise<void> };
-    let ca: string;
-
-    before(async () => {
-      proxy = await startProxy();
-      const key = join(dir.path, 'tls-key.pem');
-      const cert = join(dir.path, 'tls-cert.pem');
-      await openssl(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1',
-        '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1']);
-      ca = await readFile(cert, 'utf8');
-      secure = await startHttpsFileServer(served, await readFile(key, 'utf8'), ca);
-    });
-    after(async () => {
-      await proxy.close();
-      await secure.close();
-    });
-
-    it('asks an http_proxy for plain http URLs', async () => {
-      proxy.seen.length = 0;
-      await downloadAndCheck(request({ env: { http_proxy: `http://127.0.0.1:${proxy.port}` } }), good);
-      assert.deepEqual(proxy.seen, [`GET ${server.url('/good.bin')}`, `GET ${server.url('/good.bin.sig')}`]);
-    });
-
-    it('goes direct for hosts in no_proxy', async () => {
-      proxy.seen.length = 0;
-      await downloadAndCheck(request({ env: { HTTP_PROXY: `http://127.0.0.1:${proxy.port}`, NO_PROXY: 'example.org,127.0.0.1' } }), good);
-      assert.deepEqual(proxy.seen, []);
-    });
-
-    it('downloads over https with a given CA', async () => {
-      await downloadAndCheck(request({ url: `https://localhost:${secure.port}/good.bin`, ca }), good);
-    });
-
-    it('refuses an https server it cannot authenticate', async () => {
-      await rejectsWith(request({ url: `https://localhost:${secure.port}/good.bin` }), /^download failed: .*certificate/);
-    });
-
-    it('tunnels https through the proxy with CONNECT', async () => {
-      proxy.seen.length = 0;
-      await downloadAndCheck(request({ url: `https://localhost:${secure.port}/good.bin`, ca, env: { https_proxy: `127.0.0.1:${proxy.port}` } }), good);
-      assert.deepEqual(proxy.seen, [`CONNECT localhost:${secure.port}`, `CONNECT localhost:${secure.port}`]);
+      await rejectsWith(request({ url: guarded.url('/good.bin') }), /^download failed: HTTP 401/, 'failed');
     });
   });
 });
-
-/** A minimal forward proxy: absolute-URI GETs and CONNECT tunnels, recording what it was asked. */
-async function startProxy(): Promise<{ port: number; seen: string[]; close(): Promise<void> }> {
-  const seen: string[] = [];
-  const sockets = new Set<net.Socket>();
-  const server = http.createServer((req, res) => {
-    seen.push(`${req.method} ${req.url}`);
-    const target = new URL(req.url ?? '');
-    const upstream = http.request({ host: target.hostname, port: target.port, path: target.pathname + target.search, method: req.method, headers: req.headers }, (up) => {
-      res.writeHead(up.statusCode ?? 502, up.headers);
-      up.pipe(res);
-    });
-    upstream.on('error', () => res.destroy());
-    req.pipe(upstream);
-  });
-  server.on('connect', (req: http.IncomingMessage, client: net.Socket, head: Buffer) => {
-    seen.push(`CONNECT ${req.url}`);
-    const [host, port] = (req.url ?? '').split(':');
-    const upstream = net.connect(Number(port), host === 'localhost' ? '127.0.0.1' : host ?? '', () => {
-      client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
-      upstream.write(head);
-      upstream.pipe(client);
-      client.pipe(upstream);
-    });
-    sockets.add(upstream).add(client);
-    upstream.on('error', () => client.destroy());
-    client.on('error', () => upstream.destroy());
-  });
-  await new Promise<void>((done) => server.listen(0, '127.0.0.1', () => done()));
-  const address = server.address();
-  return {
-    port: typeof address === 'object' && address ? address.port : 0,
-    seen,
-    close: async () => {
-      for (const s of sockets) s.destroy();
-      server.closeAllConnections();
-      await new Promise<void>((done) => server.close(() => done()));
-    },
-  };
-}
-
-/** An https server on 127.0.0.1 serving the files of `folder`. */
-async function startHttpsFileServer(folder: string, key: string, cert: string): Promise<{ port: number; close(): Promise<void> }> {
-  const server = https.createServer({ key, cert }, (req, res) => {
-    const name = (req.url ?? '/').slice(1);
-    readFile(join(folder, name)).then(
-      (data) => res.writeHead(200, { 'content-length': data.length }).end(data),
-      () => res.writeHead(404).end(),
-    );
-  });
-  await new Promise<void>((done) => server.listen(0, '127.0.0.1', () => done()));
-  const address = server.address();
-  return {
-    port: typeof address === 'object' && address ? address.port : 0,
-    close: async () => {
-      server.closeAllConnections();
-      await new Promise<void>((done) => server.close(() => done()));
-    },
-  };
-}
