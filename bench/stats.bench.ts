@@ -4,10 +4,10 @@
 
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
-import { StatsCommands } from '../src/commands/stats.js';
+import { StatsFeature } from '../src/commands/stats.js';
 import { silentLogger } from '../src/log.js';
-import { CommandRouter } from '../src/mqtt/router.js';
-import { MqttConnection } from '../src/mqtt/connection.js';
+import { MemoryBroker } from '../src/mqtt/memory-bus.js';
+import { WritableMount } from '../src/system/ro-fs.js';
 import { AP_SEC_KEY_MGMT_PSK, DeviceState, startDbusDaemon, startNetworkManagerMock } from '../test/helpers/dbusmock.js';
 import type { BenchResult } from './types.js';
 
@@ -17,21 +17,20 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
 }
 
-async function time(stats: StatsCommands, count: number): Promise<number[]> {
+async function time(stats: StatsFeature, count: number): Promise<number[]> {
   const latencies: number[] = [];
   for (let i = 0; i < count; i++) {
     const start = process.hrtime.bigint();
-    await stats.collect();
+    await stats.stats();
     latencies.push(Number(process.hrtime.bigint() - start) / 1e6);
   }
   return latencies.sort((a, b) => a - b);
 }
 
-/** A feature built as the agent builds it; the router is never started (no broker needed). */
-function statsFeature(systemBusAddress: string): StatsCommands {
-  const connection = new MqttConnection({ url: 'mqtt://127.0.0.1:1', clientId: 'bench' }, silentLogger);
-  const router = new CommandRouter({ bus: connection, base: 'bench', log: silentLogger });
-  return new StatsCommands({ router, log: silentLogger }, { systemBusAddress });
+/** A feature built as the agent builds it, called directly (no broker needed). */
+function statsFeature(systemBusAddress: string): StatsFeature {
+  const deps = { bus: new MemoryBroker().client(), base: 'bench', log: silentLogger, writable: new WritableMount({ enabled: false }) };
+  return new StatsFeature(deps, { systemBusAddress });
 }
 
 export default async function statsBench(): Promise<BenchResult[]> {

@@ -6,7 +6,9 @@
 
 import { baseTopic, topics, type Family } from './api.js';
 import { StatusFeature, statusCommands } from './commands/status.js';
+import { ContainersFeature, containerCommands, type ContainersOptions } from './commands/containers.js';
 import { SketchesFeature, sketchCommands, type SketchesOptions } from './commands/sketches.js';
+import { StatsFeature, statsCommands, type StatsOptions } from './commands/stats.js';
 import { ConfigError } from './errors.js';
 import { serveFamily, type Feature, type FeatureDeps } from './feature.js';
 import { legacyFeatures, type LegacyFeatureOptions } from './legacy-features.js';
@@ -16,6 +18,7 @@ import type { MessageBus } from './mqtt/message-bus.js';
 import { CommandRouter, type ServedFamily } from './mqtt/router.js';
 import { parseMqttVersion, type Settings } from './settings.js';
 import { Heartbeat } from './streams/heartbeat.js';
+import { defaultDockerConfigPath } from './system/docker-config.js';
 import { WritableMount } from './system/ro-fs.js';
 
 export interface AgentOptions {
@@ -26,7 +29,11 @@ export interface AgentOptions {
   bus?: MessageBus;
   /** Options of the built-in features beyond what the settings say (tests point them at their
    * own engines, buses and folders, and shorten their time-outs). */
-  featureOptions?: { sketches?: Partial<SketchesOptions> } & LegacyFeatureOptions;
+  featureOptions?: {
+    sketches?: Partial<SketchesOptions>;
+    stats?: Partial<StatsOptions>;
+    containers?: Partial<ContainersOptions>;
+  } & LegacyFeatureOptions;
   /** The first wait before a feature that failed to start is tried again (default 5 s; it
    * doubles up to 5 minutes). */
   restartDelayMs?: number;
@@ -89,10 +96,18 @@ export class Agent {
       ...extra.sketches,
     });
     const status = new StatusFeature(deps('status'), { sketches: sketches.status });
+    const stats = new StatsFeature(deps('stats'), { ...extra.stats });
+    const containers = new ContainersFeature(deps('containers'), {
+      socketPath: settings.docker_host,
+      dockerConfigPath: defaultDockerConfigPath(),
+      ...extra.containers,
+    });
     this.parts = [
       { feature: status, served: serveFamily('status', status, statusCommands) },
       { feature: new Heartbeat(deps('heartbeat'), { intervalSeconds: settings.heartbeat_interval }) },
       { feature: sketches, served: serveFamily('sketches', sketches, sketchCommands) },
+      { feature: stats, served: serveFamily('stats', stats, statsCommands) },
+      { feature: containers, served: serveFamily('containers', containers, containerCommands) },
       ...legacyFeatures({ settings, deps, options: extra }),
     ];
   }

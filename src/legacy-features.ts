@@ -1,11 +1,9 @@
-// Temporary: the apt, apt-repos, containers and stats features in their old shape (a start() that
+// Temporary: the apt and apt-repos features in their old shape (a start() that
 // registers handlers on a router), served through the new router until they are converted.
 
 import type { CommandName, Family } from './api.js';
 import { AptCommands, type AptCommandsOptions } from './commands/apt.js';
 import { ReposCommands, type ReposCommandsOptions } from './commands/apt-repos.js';
-import { ContainersCommands, type ContainersOptions } from './commands/containers.js';
-import { StatsCommands, type StatsOptions } from './commands/stats.js';
 import type { FeatureDeps } from './feature.js';
 import type { Handler, HandlerContext, ServedFamily } from './mqtt/router.js';
 import { Feature } from './feature.js';
@@ -14,8 +12,6 @@ import type { MessageBus } from './mqtt/message-bus.js';
 import type { Settings } from './settings.js';
 
 export interface LegacyFeatureOptions {
-  stats?: StatsOptions;
-  containers?: ContainersOptions;
   apt?: AptCommandsOptions;
   repos?: ReposCommandsOptions;
 }
@@ -79,8 +75,6 @@ export function legacyFeatures(input: { settings: Settings; deps: (scope: string
   const { settings, deps, options } = input;
   const writable = deps('x').writable;
   return [
-    legacy('stats', new LegacyFeature(deps('stats'), { settings, name: 'stats', make: (c) => new StatsCommands(c, options.stats) })),
-    legacy('containers', new LegacyFeature(deps('containers'), { settings, name: 'containers', make: (c) => new ContainersCommands(c, options.containers) })),
     legacy('apt', new LegacyFeature(deps('apt'), { settings, name: 'apt', make: (c) => new AptCommands(c, { writable, ...options.apt }) })),
     legacy('apt-repos', new LegacyFeature(deps('repos'), { settings, name: 'apt-repos', make: (c) => new ReposCommands(c, { writable, ...options.repos }) })),
   ];

@@ -1,19 +1,28 @@
-// containers/ps, containers/images, containers/action and containers/rename of API.md, on the
-// Docker Engine API. The agent never installs an engine: without one, these four commands answer
-// "ERROR: no container engine at ..." and the rest of the agent is untouched.
+// containers/ps, containers/images, containers/action and containers/rename, on the Docker Engine
+// API. The agent never installs an engine: without one, these four commands answer
+// "ERROR: containers unavailable: no container engine at ..." until one answers at the socket, and
+// the rest of the agent is untouched.
 
-import { formatInfo, topics, type ContainerActionResult, type RequestOf } from '../api.js';
+import { encodeStream, streamTopic, type AnswerOf, type ContainerActionResult, type ContainerProgress, type RequestOf } from '../api.js';
 import { FailedError, InvalidError, RefusedError } from '../errors.js';
-import type { AgentContext } from '../legacy-features.js';
+import { Feature, type CommandTable } from '../feature.js';
 import { errorMessage } from '../log.js';
 import { DockerConfigFile, defaultDockerConfigPath, registryOf, type RegistryCredentials } from '../system/docker-config.js';
 import { DockerEngine, EngineError, EngineUnavailableError, resolveDockerEndpoint, type PullEvent } from '../system/docker.js';
 
+/** B/<command>/post → the method of ContainersFeature that answers it. */
+export const containerCommands = {
+  'containers/ps': 'ps',
+  'containers/images': 'images',
+  'containers/action': 'action',
+  'containers/rename': 'rename',
+} as const satisfies CommandTable<'containers', ContainersFeature>;
+
 export interface ContainersOptions {
-  /** Engine socket (path or unix:// / tcp:// URL); default settings.docker_host, DOCKER_HOST, /var/run/docker.sock. */
-  socketPath?: string;
-  /** Docker client config file holding registry credentials; default ~/.docker/config.json. */
-  dockerConfigPath?: string;
+  /** Engine socket (path or unix:// / tcp:// URL); empty: DOCKER_HOST, else /var/run/docker.sock. */
+  socketPath: string;
+  /** Docker client config file holding registry credentials (where `docker login` keeps them). */
+  dockerConfigPath: string;
   /** Least time between two progress messages of one layer (default 500 ms). */
   progressIntervalMs?: number;
   /** Each engine call must be answered within this (default 60 s). */
@@ -24,36 +33,31 @@ export interface ContainersOptions {
 
 type ActionRequest = RequestOf<'containers/action'>;
 
-export class ContainersCommands {
+export class ContainersFeature extends Feature<ContainersOptions> {
   readonly name = 'containers';
-  private readonly engine: DockerEngine;
-  private readonly credentials: DockerConfigFile;
-  private readonly progressIntervalMs: number;
+  private readonly engine = new DockerEngine(resolveDockerEndpoint(this.options.socketPath), this.deps.log, {
+    callTimeoutMs: this.options.engineCallTimeoutMs,
+    pullTimeoutMs: this.options.pullTimeoutMs,
+  });
+  private readonly credentials = new DockerConfigFile(this.options.dockerConfigPath, this.deps.log);
+  private readonly lastProgress = new Map<string, number>();
 
-  constructor(
-    private readonly context: AgentContext,
-    options: ContainersOptions = {},
-  ) {
-    this.engine = new DockerEngine(resolveDockerEndpoint(options.socketPath ?? context.settings.docker_host), context.log, {
-      callTimeoutMs: options.engineCallTimeoutMs,
-      pullTimeoutMs: options.pullTimeoutMs,
-    });
-    this.credentials = new DockerConfigFile(options.dockerConfigPath ?? defaultDockerConfigPath(), context.log);
-    this.progressIntervalMs = options.progressIntervalMs ?? 500;
+  ps(request: RequestOf<'containers/ps'>): Promise<AnswerOf<'containers/ps'>> {
+    return this.engine.listContainers(request.id);
   }
 
-  async start(): Promise<void> {
-    const { router } = this.context;
-    router.register('containers/ps', (request) => this.engine.listContainers(request.id));
-    router.register('containers/images', (request) => this.engine.listImages(request.name));
-    router.register('containers/action', async (request) => [await this.act(request)]);
-    router.register('containers/rename', async (request) => {
-      await this.engine.renameContainer(request.id, request.name);
-      return { id: request.id, name: request.name };
-    });
+  images(request: RequestOf<'containers/images'>): Promise<AnswerOf<'containers/images'>> {
+    return this.engine.listImages(request.name);
   }
 
-  async stop(): Promise<void> {}
+  async action(request: RequestOf<'containers/action'>): Promise<AnswerOf<'containers/action'>> {
+    return [await this.act(request)];
+  }
+
+  async rename(request: RequestOf<'containers/rename'>): Promise<AnswerOf<'containers/rename'>> {
+    await this.engine.renameContainer(request.id, request.name);
+    return { id: request.id, name: request.name };
+  }
 
   private async act(request: ActionRequest): Promise<ContainerActionResult> {
     if (request.action === 'run') return this.run(request);
@@ -66,7 +70,7 @@ export class ContainersCommands {
       image: container.image,
       name: container.name,
     };
-    const { log } = this.context;
+    const { log } = this.deps;
     switch (request.action) {
       case 'start':
         if (!(await this.engine.startContainer(container.id))) log.info(`container ${container.name} was already running`);
@@ -91,7 +95,7 @@ export class ContainersCommands {
   private async run(request: ActionRequest): Promise<ContainerActionResult> {
     const { image } = request;
     if (!image) throw new InvalidError('action run needs "image": the image to run');
-    const { log } = this.context;
+    const { log } = this.deps;
 
     let pullError: string | undefined;
     let auth: RegistryCredentials | undefined;
@@ -151,7 +155,7 @@ export class ContainersCommands {
       // The engine reports a refused login as HTTP 500 whose message carries the registry's 401.
       if (err instanceof EngineError && (err.status === 401 || err.status === 403 || REFUSED_LOGIN.test(err.message))) {
         const cleared = await this.credentials.forget(registry).catch((forgetErr) => {
-          this.context.log.warn(`stored credentials for ${registry} not removed: ${errorMessage(forgetErr)}`);
+          this.deps.log.warn(`stored credentials for ${registry} not removed: ${errorMessage(forgetErr)}`);
           return false;
         });
         throw new RefusedError(`${err.message}${cleared ? `; the stored credentials for ${registry} were removed` : ''}`);
@@ -161,19 +165,17 @@ export class ContainersCommands {
     }
     if (request.save_registry_credentials) {
       await this.credentials.save(credentials);
-      this.context.log.info(`saved the credentials for ${registry} in ${this.credentials.path}`);
+      this.deps.log.info(`saved the credentials for ${registry} in ${this.credentials.path}`);
     }
     return credentials;
   }
-
-  private readonly lastProgress = new Map<string, number>();
 
   /** Progress bars of running downloads are thinned out per layer; every other event is sent. */
   private reportProgress(image: string, event: PullEvent): void {
     const key = `${image}\0${event.id ?? ''}`;
     if (event.progressDetail?.total) {
       const now = Date.now();
-      if (now - (this.lastProgress.get(key) ?? 0) < this.progressIntervalMs) return;
+      if (now - (this.lastProgress.get(key) ?? 0) < (this.options.progressIntervalMs ?? 500)) return;
       this.lastProgress.set(key, now);
     } else {
       this.lastProgress.delete(key);
@@ -187,9 +189,9 @@ export class ContainersCommands {
     });
   }
 
-  private publishProgress(body: Record<string, unknown>): void {
-    const { bus, base, log } = this.context;
-    bus.publish(topics.containersProgress(base), formatInfo(body)).catch((err) => log.debug(`progress not sent: ${errorMessage(err)}`));
+  private publishProgress(body: ContainerProgress): void {
+    const { bus, base, log } = this.deps;
+    bus.publish(streamTopic(base, 'containers/progress'), encodeStream('containers/progress', body)).catch((err) => log.debug(`progress not sent: ${errorMessage(err)}`));
   }
 }
 

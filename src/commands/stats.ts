@@ -1,17 +1,24 @@
-// `stats`: memory, disks and NetworkManager's view of the network. Memory and disks come from
-// the kernel and always answer; the network part degrades alone (null, with the reason in
-// `errors.network` and in the log) when D-Bus or NetworkManager is missing or hangs.
+// stats: memory, disks and NetworkManager's view of the network. Memory and disks come from the
+// kernel; without them the family is unavailable. The network part degrades alone (null, with the
+// reason in `errors.network` and in the log) when D-Bus or NetworkManager is missing or hangs.
 
-import type { DiskStats, MemoryStats, NetworkStats, StatsBody } from '../api.js';
-import { FailedError } from '../errors.js';
-import type { AgentContext } from '../legacy-features.js';
+import type { AnswerOf, DiskStats, MemoryStats, NetworkStats, StatsBody } from '../api.js';
+import { UnavailableError } from '../errors.js';
+import { Feature, type CommandTable } from '../feature.js';
 import { errorMessage } from '../log.js';
 import { DiskReader, type DiskUsage } from '../system/disks.js';
 import { readMeminfo, type MemoryReading } from '../system/meminfo.js';
 import { DEFAULT_NETWORK_TIMEOUT_MS, readNetwork } from '../system/network-manager.js';
 import { toWireNetwork } from './stats-network.js';
 
+/** B/<command>/post → the method of StatsFeature that answers it. */
+export const statsCommands = {
+  stats: 'stats',
+} as const satisfies CommandTable<'stats', StatsFeature>;
+
 export interface StatsOptions {
+  /** Where the memory figures are read (default /proc/meminfo). */
+  meminfoPath?: string;
   /** The D-Bus address where NetworkManager is asked; default: the system bus (which honours
    * DBUS_SYSTEM_BUS_ADDRESS). */
   systemBusAddress?: string;
@@ -23,29 +30,18 @@ export interface StatsOptions {
 
 type NetworkResult = { ok: true; stats: NetworkStats } | { ok: false; reason: string };
 
-export class StatsCommands {
+export class StatsFeature extends Feature<StatsOptions> {
   readonly name = 'stats';
   /** Requests that arrive while a reading runs share it rather than each opening D-Bus. */
   private inFlight: Promise<StatsBody> | undefined;
   private lastNetworkProblem: string | undefined;
-
   /** One reader for the feature's life: it remembers mounts whose statfs hangs. */
-  private readonly disks: DiskReader;
+  private readonly disks = new DiskReader({
+    statfsTimeoutMs: this.options.statfsTimeoutMs,
+    onSkipped: (mountPoint, reason) => this.deps.log.debug(`disk ${mountPoint} left out: ${reason}`),
+  });
 
-  constructor(private readonly context: Pick<AgentContext, 'router' | 'log'>, private readonly options: StatsOptions = {}) {
-    this.disks = new DiskReader({
-      statfsTimeoutMs: options.statfsTimeoutMs,
-      onSkipped: (mountPoint, reason) => context.log.debug(`disk ${mountPoint} left out: ${reason}`),
-    });
-  }
-
-  async start(): Promise<void> {
-    this.context.router.register('stats', () => this.collect());
-  }
-
-  async stop(): Promise<void> {}
-
-  collect(): Promise<StatsBody> {
+  stats(): Promise<AnswerOf<'stats'>> {
     this.inFlight ??= this.read().finally(() => {
       this.inFlight = undefined;
     });
@@ -54,11 +50,11 @@ export class StatsCommands {
 
   private async read(): Promise<StatsBody> {
     const [memory, disk, network] = await Promise.all([
-      readMeminfo().then(toWireMemory, (err: unknown) => {
-        throw new FailedError(`memory figures unavailable: ${errorMessage(err)}`, { cause: err });
+      readMeminfo(this.options.meminfoPath).then(toWireMemory, (err: unknown) => {
+        throw new UnavailableError(`cannot read the memory figures: ${errorMessage(err)}`, { cause: err });
       }),
       this.disks.read().then((disks) => disks.map(toWireDisk), (err: unknown) => {
-        throw new FailedError(`disk figures unavailable: ${errorMessage(err)}`, { cause: err });
+        throw new UnavailableError(`cannot read the disk figures: ${errorMessage(err)}`, { cause: err });
       }),
       this.readNetwork(),
     ]);
@@ -67,7 +63,7 @@ export class StatsCommands {
   }
 
   private async readNetwork(): Promise<NetworkResult> {
-    const { log } = this.context;
+    const { log } = this.deps;
     try {
       const reading = await readNetwork({
         busAddress: this.options.systemBusAddress,

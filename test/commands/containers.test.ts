@@ -5,12 +5,12 @@
 
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, stat, symlink, writeFile } from 'node:fs/promises';
 import { createServer as createHttpServer } from 'node:http';
 import { createServer as createNetServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { decodeBody, topics, type CommandName, type ContainerActionResult, type RequestOf } from '../../src/api.js';
+import { decodeBody, decodeStream, topics, type CommandName, type ContainerActionResult, type RequestOf } from '../../src/api.js';
 import { DOCKER_HUB, registryOf } from '../../src/system/docker-config.js';
 import { DEFAULT_DOCKER_SOCKET, resolveDockerEndpoint, splitReference } from '../../src/system/docker.js';
 import { startTestAgent, type TestAgent } from '../helpers/agent.js';
@@ -244,10 +244,7 @@ describe('containers on a real Docker engine', () => {
     assert.ok(!t.logs.some((line) => line.includes(registry.password)));
 
     const events = await waitFor(() => {
-      const parsed = progress.map((p) => {
-        assert.match(p, /^INFO: /);
-        return JSON.parse(p.slice(6)) as { image: string; status: string };
-      });
+      const parsed = progress.map((p) => decodeStream('containers/progress', p));
       return parsed.some((e) => e.status === 'pulled') ? parsed : undefined;
     }, 'the pull progress');
     assert.ok(events.every((e) => e.image === engine.registryImage));
@@ -379,6 +376,23 @@ describe('containers on a real Docker engine', () => {
     assert.equal((await inspect(running.id)).State.Running, true);
     assert.ok((await t.client.call('status', {})).ok);
   });
+
+  it('is unavailable while no engine answers at the socket, and serves once one does', async () => {
+    const late = join(configDir.path, 'late.sock');
+    const other = await startTestAgent(broker.url, {}, { featureOptions: { containers: { socketPath: late, dockerConfigPath } } });
+    try {
+      const before = await other.client.call('containers/ps', {});
+      assert.match(before.ok ? '' : before.message, /^containers unavailable: no container engine at .*late\.sock/);
+      assert.ok((await other.client.call('status', {})).ok);
+      // The engine's socket appears where the agent looks (as when dockerd starts after the agent).
+      await symlink(engine.socketPath, late);
+      const after = await other.client.call('containers/ps', {});
+      assert.ok(after.ok, after.ok ? '' : after.message);
+      assert.ok(Array.isArray(decodeBody(after.body)));
+    } finally {
+      await other.stop();
+    }
+  });
 });
 
 describe('containers without an engine', () => {
@@ -415,7 +429,7 @@ describe('containers without an engine', () => {
     for (const [command, request] of requests) {
       const reply = await t.client.callRaw(command, JSON.stringify(request));
       assert.ok(!reply.ok, `${command} answered INFO`);
-      assert.match(reply.message, new RegExp(`^no container engine at ${socketPath.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: .*ENOENT`));
+      assert.match(reply.message, new RegExp(`^containers unavailable: no container engine at ${socketPath.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: .*ENOENT`));
     }
     const status = await t.client.call('status', {});
     assert.ok(status.ok);
@@ -431,7 +445,7 @@ describe('containers without an engine', () => {
     try {
       const reply = await other.client.call('containers/ps', {});
       assert.ok(!reply.ok);
-      assert.match(reply.message, /^no container engine at .*stale\.sock: connect (ECONNREFUSED|ENOTSOCK)/);
+      assert.match(reply.message, /^containers unavailable: no container engine at .*stale\.sock: connect (ECONNREFUSED|ENOTSOCK)/);
       assert.ok((await other.client.call('status', {})).ok);
     } finally {
       await other.stop();
@@ -477,7 +491,7 @@ describe('containers with an engine that does not answer', () => {
       for (const [command, request, what] of requests) {
         const reply = await t.client.callRaw(command, JSON.stringify(request), 30_000);
         assert.ok(!reply.ok, `${command} answered INFO`);
-        assert.equal(reply.message, `no container engine at ${socketPath}: ${what}: no answer within 300 ms`);
+        assert.equal(reply.message, `containers unavailable: no container engine at ${socketPath}: ${what}: no answer within 300 ms`);
       }
       assert.ok((await t.client.call('status', {})).ok);
       // Every abandoned request closed its connection: none piles up on the engine.
@@ -526,7 +540,7 @@ describe('containers with an engine that does not answer', () => {
       // The look for a local copy has the call deadline too.
       const hangs = await t.client.callRaw('containers/action', JSON.stringify({ action: 'run', image: 'hangs' }), 30_000);
       assert.ok(!hangs.ok);
-      assert.equal(hangs.message, `no container engine at ${socketPath}: image inspect failed: no answer within 2 s`);
+      assert.equal(hangs.message, `containers unavailable: no container engine at ${socketPath}: image inspect failed: no answer within 2 s`);
       await waitFor(() => open.size === 0, 'every connection to the engine to close');
       assert.ok((await t.client.call('status', {})).ok);
     } finally {

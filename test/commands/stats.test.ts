@@ -1,17 +1,19 @@
 // `stats` through a real mosquitto and the real agent, with NetworkManager served by dbusmock on
-// a private bus. The agent builds StatsCommands without options, so it finds the bus the way it
+// a private bus. The agent builds StatsFeature without a bus address, so it finds the bus the way it
 // does on a device: DBUS_SYSTEM_BUS_ADDRESS (this file runs in its own process).
 
 import assert from 'node:assert/strict';
 import { totalmem, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, beforeEach, describe, it } from 'node:test';
-import { baseTopic, decodeBody, DEFAULT_BASE_TOPIC, type CommandName, type RequestOf, type StatsBody } from '../../src/api.js';
+import { baseTopic, decodeBody, type StatsBody } from '../../src/api.js';
 import { ConnectorClient } from '../../src/client.js';
-import { StatsCommands } from '../../src/commands/stats.js';
+import { StatsFeature, statsCommands } from '../../src/commands/stats.js';
+import { serveFamily } from '../../src/feature.js';
 import { silentLogger } from '../../src/log.js';
 import { MqttConnection } from '../../src/mqtt/connection.js';
-import { CommandRouter, type Handler } from '../../src/mqtt/router.js';
+import { CommandRouter } from '../../src/mqtt/router.js';
+import { WritableMount } from '../../src/system/ro-fs.js';
 import { startTestAgent, type TestAgent } from '../helpers/agent.js';
 import { AP_SEC_KEY_MGMT_PSK, DeviceState, startDbusDaemon, startNetworkManagerMock, type DbusDaemon, type NetworkManagerMock } from '../helpers/dbusmock.js';
 import { startMosquitto, type Broker } from '../helpers/mosquitto.js';
@@ -148,7 +150,7 @@ describe('stats started alone', () => {
     const [broker, bus] = await Promise.all([startMosquitto(), startDbusDaemon()]);
     const nm = await startNetworkManagerMock(bus);
     const deviceId = `stats-alone-${process.pid}`;
-    const base = baseTopic(DEFAULT_BASE_TOPIC, deviceId);
+    const base = baseTopic('$aws/things/{id}', deviceId);
     const connection = new MqttConnection({ url: broker.url, clientId: deviceId }, silentLogger);
     let client: ConnectorClient | undefined;
     try {
@@ -156,16 +158,10 @@ describe('stats started alone', () => {
       // The environment points elsewhere: the option must win.
       process.env.DBUS_SYSTEM_BUS_ADDRESS = `unix:path=${join(tmpdir(), `ac-no-bus-${process.pid}`, 'bus')}`;
       const router = new CommandRouter({ bus: connection, base, log: silentLogger });
-      const registered: CommandName[] = [];
-      let handler: Handler<'stats'> | undefined;
-      const register = <K extends CommandName>(command: K, h: Handler<K>) => {
-        registered.push(command);
-        if (command === 'stats') handler = h as unknown as Handler<'stats'>;
-      };
-      const feature = new StatsCommands({ router: { register }, log: silentLogger }, { systemBusAddress: bus.address });
+      const deps = { bus: connection, base, log: silentLogger, writable: new WritableMount({ enabled: false }) };
+      const feature = new StatsFeature(deps, { systemBusAddress: bus.address });
       await feature.start();
-      assert.deepEqual(registered, ['stats']);
-      router.serve({ family: 'stats', handle: (_command, request, context) => handler!(request as RequestOf<'stats'>, context) });
+      router.serve(serveFamily('stats', feature, statsCommands));
       assert.deepEqual(router.serving(), ['stats']);
       connection.start();
       await waitFor(() => connection.connected, 'the MQTT session');
