@@ -50,9 +50,15 @@ export const aptRepoRequests = {
 
 export interface AptPackage {
   Name: string;
+  /** dpkg's status word (`installed`, `config-files`, …), `not-installed` or `upgradable`. */
   Status: string;
   Architecture: string;
+  /** The installed version; for `upgradable` and `not-installed` the candidate. */
   Version: string;
+  /** The first line of that version's description, "" when unknown. */
+  ShortDescription: string;
+  /** That version's Installed-Size in KiB, 0 when unknown. */
+  InstalledSizeKB: number;
 }
 
 export interface AptPackagesBody {

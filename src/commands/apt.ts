@@ -3,10 +3,10 @@
 // on B/apt/progress as they come).
 
 import { topics, type AptListBody, type AptPackage, type CommandOutputBody } from '../api.js';
-import { CommandError } from '../errors.js';
+import { FailedError, TimedOutError } from '../errors.js';
 import type { AgentContext } from '../legacy-features.js';
 import { errorMessage } from '../log.js';
-import { PackageIndex } from '../system/apt-cache.js';
+import { PackageIndex, type PackageRecord } from '../system/apt-cache.js';
 import { AptGet, type AptAction } from '../system/apt-get.js';
 import { WritableMount } from '../system/ro-fs.js';
 
@@ -33,9 +33,22 @@ export interface AptProgressLine {
   line: string;
 }
 
-export function pageOf(rows: AptPackage[], page: number): AptListBody {
-  const pages = Math.ceil(rows.length / APT_PAGE_SIZE);
-  return { packages: rows.slice(page * APT_PAGE_SIZE, (page + 1) * APT_PAGE_SIZE), page, pages, total_items: rows.length };
+/** A package of the index as apt/get and apt/list answer it (the Go agent's field names). */
+export function toWirePackage(record: PackageRecord): AptPackage {
+  return {
+    Name: record.name,
+    Status: record.status,
+    Architecture: record.architecture,
+    Version: record.version,
+    ShortDescription: record.summary,
+    InstalledSizeKB: record.installedSizeKiB,
+  };
+}
+
+export function pageOf(rows: PackageRecord[], page: number): AptListBody {
+  // No match is still one (empty) page, as the Go agent answered.
+  const pages = Math.max(1, Math.ceil(rows.length / APT_PAGE_SIZE));
+  return { packages: rows.slice(page * APT_PAGE_SIZE, (page + 1) * APT_PAGE_SIZE).map(toWirePackage), page, pages, total_items: rows.length };
 }
 
 export class AptCommands {
@@ -53,7 +66,7 @@ export class AptCommands {
 
   async start(): Promise<void> {
     const { router } = this.context;
-    router.register('apt/get', async (request) => ({ packages: await this.query(() => this.index.get(request.package)) }));
+    router.register('apt/get', async (request) => ({ packages: (await this.query(() => this.index.get(request.package))).map(toWirePackage) }));
     router.register('apt/list', async (request) => {
       const search = request.search ?? '';
       const rows = await this.query(() => (search === '' ? this.index.upgradable() : this.index.search(search)));
@@ -73,7 +86,8 @@ export class AptCommands {
     try {
       return await read();
     } catch (err) {
-      throw new CommandError(`cannot read the package database: ${errorMessage(err)}`, { cause: err });
+      const message = `cannot read the package database: ${errorMessage(err)}`;
+      throw err instanceof TimedOutError ? new TimedOutError(message, { cause: err }) : new FailedError(message, { cause: err });
     }
   }
 

@@ -3,12 +3,9 @@
 // and rebuilt only when dpkg's or apt's state changed on disk (status file, lists folder, sources),
 // whoever changed it: this agent, an administrator, or unattended-upgrades.
 
-import { spawn } from 'node:child_process';
 import { stat } from 'node:fs/promises';
-import type { AptPackage } from '../api.js';
 import { compareDebianVersions } from './debian-version.js';
-import { listDpkgPackages, type DpkgEntry } from './dpkg.js';
-import { RunTimeoutError, killGroupAfter, runCommand } from '../lib/run-command.js';
+import { listDpkgPackages, runQuery, type DpkgEntry } from './dpkg.js';
 
 /** apt and dpkg queries normally take about a second; one that hangs (a held lock, a dead NFS
  * lists folder) is stopped after this. */
@@ -24,12 +21,11 @@ export interface AptStatePaths {
 
 /** Where apt keeps its state, as apt itself resolves it (so APT_CONFIG is honoured). */
 export async function readAptStatePaths(env: NodeJS.ProcessEnv = process.env, timeoutMs = DEFAULT_QUERY_TIMEOUT_MS): Promise<AptStatePaths> {
-  const result = await runCommand(
+  const result = await runQuery(
     'apt-config',
     ['shell', 'STATUS', 'Dir::State::status/f', 'LISTS', 'Dir::State::lists/d', 'SOURCELIST', 'Dir::Etc::sourcelist/f', 'SOURCEPARTS', 'Dir::Etc::sourceparts/d'],
     { env, timeoutMs },
   );
-  if (result.code !== 0) throw new Error(`apt-config failed (exit ${result.code}): ${result.output.trim()}`);
   const values = new Map<string, string>();
   for (const m of result.output.matchAll(/^(\w+)='((?:[^']|'\\'')*)'$/gm)) values.set(m[1] as string, (m[2] as string).replaceAll("'\\''", "'"));
   const get = (key: string, fallback: string) => values.get(key) || fallback;
@@ -54,74 +50,122 @@ export interface Candidate {
   name: string;
   architecture: string;
   version: string;
+  /** The first line of the description ("" when there is none). */
+  summary: string;
+  /** Installed-Size, in KiB (0 when unknown). */
+  installedSizeKiB: number;
 }
 
-/** apt's candidate version of every package it knows, read from `apt-cache dumpavail` as it
- * streams (about 50 MB on a full Debian mirror) without keeping the records themselves. */
-export function readCandidates(env: NodeJS.ProcessEnv = process.env, timeoutMs = DEFAULT_QUERY_TIMEOUT_MS, killGraceMs = 5000): Promise<Map<string, Candidate>> {
-  return new Promise((resolve, reject) => {
-    // Its own process group, so a time-out stops it and anything it started.
-    const child = spawn('apt-cache', ['dumpavail'], { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
-    let settled = false;
-    const settle = (fn: () => void) => {
-      if (settled) return;
-      settled = true;
-      deadline.cancel();
-      clearTimeout(fallback);
-      fn();
+const packageField = Buffer.from('Package: ');
+const versionField = Buffer.from('Version: ');
+const architectureField = Buffer.from('Architecture: ');
+const sizeField = Buffer.from('Installed-Size: ');
+const descriptionField = Buffer.from('Description: ');
+
+/** Reads `apt-cache dumpavail` as its bytes arrive, keeping from each record only the fields of
+ * the table: the whole output (about 50 MB on a full Debian mirror) is never held. */
+export class CandidateReader {
+  readonly candidates = new Map<string, Candidate>();
+  // A handful of architecture words repeat tens of thousands of times: keep one copy of each.
+  private readonly architectures = new Map<string, string>();
+  private rest: Buffer = Buffer.alloc(0);
+  private name = '';
+  private architecture = '';
+  private version = '';
+  private summary = '';
+  private installedSizeKiB = 0;
+
+  private flush(): void {
+    const { name, version } = this;
+    if (name && version && !this.candidates.has(name)) {
+      this.candidates.set(name, { name, architecture: this.architecture, version, summary: this.summary, installedSizeKiB: this.installedSizeKiB });
+    }
+    this.name = this.architecture = this.version = this.summary = '';
+    this.installedSizeKiB = 0;
+  }
+
+  push(chunk: Buffer): void {
+    // Values are decoded from the bytes (not sliced from a big string, which would keep the
+    // whole chunk alive for as long as the index lives).
+    const buf = this.rest.length ? Buffer.concat([this.rest, chunk]) : chunk;
+    // A byte loop: most candidates differ from the field within a few bytes, and a call into
+    // Buffer#compare costs more than that for each of a million lines.
+    const fieldAt = (start: number, field: Buffer) => {
+      if (buf.length - start < field.length) return false;
+      for (let i = 1; i < field.length; i++) if (buf[start + i] !== field[i]) return false;
+      return true;
     };
-    const timedOut = () => reject(new RunTimeoutError('apt-cache dumpavail', timeoutMs, errors));
-    let fallback: NodeJS.Timeout | undefined;
-    const deadline = killGroupAfter(child, timeoutMs, killGraceMs, () => {
-      // Answered once it is gone ('close'), or soon after the SIGKILL in any case.
-      fallback = setTimeout(() => settle(timedOut), killGraceMs + 1000);
-      fallback.unref();
-    });
-    const candidates = new Map<string, Candidate>();
-    // A handful of architecture words repeat tens of thousands of times: keep one copy of each.
-    const architectures = new Map<string, string>();
-    let name = '';
-    let architecture = '';
-    let version = '';
-    const flush = () => {
-      if (name && version && !candidates.has(name)) candidates.set(name, { name, architecture, version });
-      name = architecture = version = '';
-    };
-    const fieldAt = (buf: Buffer, start: number, field: Buffer) =>
-      buf[start] === field[0] && buf.length - start >= field.length && buf.compare(field, 0, field.length, start, start + field.length) === 0;
-    const packageField = Buffer.from('Package: ');
-    const versionField = Buffer.from('Version: ');
-    const architectureField = Buffer.from('Architecture: ');
-    let rest: Buffer = Buffer.alloc(0);
-    let errors = '';
-    child.stdout.on('data', (chunk: Buffer) => {
-      // Values are decoded from the bytes (not sliced from a big string, which would keep the
-      // whole chunk alive for as long as the index lives).
-      const buf = rest.length ? Buffer.concat([rest, chunk]) : chunk;
-      let start = 0;
-      for (let nl = buf.indexOf(10, start); nl >= 0; nl = buf.indexOf(10, start)) {
-        if (nl === start) flush();
-        else if (fieldAt(buf, start, packageField)) {
-          flush();
-          name = buf.toString('latin1', start + packageField.length, nl);
-        } else if (fieldAt(buf, start, versionField)) {
-          version = buf.toString('latin1', start + versionField.length, nl);
-        } else if (fieldAt(buf, start, architectureField)) {
-          const word = buf.toString('latin1', start + architectureField.length, nl);
-          architecture = architectures.get(word) ?? (architectures.set(word, word), word);
-        }
-        start = nl + 1;
+    let start = 0;
+    for (let nl = buf.indexOf(10, start); nl >= 0; start = nl + 1, nl = buf.indexOf(10, start)) {
+      // Most of a record's 15 or so lines are told apart by their first byte alone.
+      switch (buf[start]) {
+        case 10:
+          this.flush();
+          break;
+        case 0x50: // P
+          if (fieldAt(start, packageField)) {
+            this.flush();
+            this.name = buf.toString('latin1', start + packageField.length, nl);
+          }
+          break;
+        case 0x56: // V
+          if (fieldAt(start, versionField)) this.version = buf.toString('latin1', start + versionField.length, nl);
+          break;
+        case 0x41: // A
+          if (fieldAt(start, architectureField)) {
+            const word = buf.toString('latin1', start + architectureField.length, nl);
+            this.architecture = this.architectures.get(word) ?? (this.architectures.set(word, word), word);
+          }
+          break;
+        case 0x49: // I
+          if (fieldAt(start, sizeField)) this.installedSizeKiB = digitsAt(buf, start + sizeField.length, nl);
+          break;
+        case 0x44: // D
+          if (fieldAt(start, descriptionField)) this.summary = buf.toString('utf8', start + descriptionField.length, nl);
+          break;
       }
-      rest = Buffer.from(buf.subarray(start));
-    });
-    child.stderr.setEncoding('utf8').on('data', (c: string) => (errors = (errors + c).slice(-4096)));
-    child.once('error', (err) => settle(() => reject(err)));
-    child.once('close', (code) => {
-      if (deadline.fired()) return settle(timedOut);
-      flush();
-      settle(() => (code !== 0 ? reject(new Error(`apt-cache dumpavail failed (exit ${code}): ${errors.trim()}`)) : resolve(candidates)));
-    });
-  });
+    }
+    this.rest = Buffer.from(buf.subarray(start));
+  }
+
+  /** Every candidate read, once the output ended. */
+  end(): Map<string, Candidate> {
+    this.flush();
+    return this.candidates;
+  }
+}
+
+/** The decimal number in buf[start, end); 0 when it is not one. */
+function digitsAt(buf: Buffer, start: number, end: number): number {
+  let value = 0;
+  for (let i = start; i < end; i++) {
+    const digit = (buf[i] as number) - 48;
+    if (digit < 0 || digit > 9) return 0;
+    value = value * 10 + digit;
+  }
+  return value;
+}
+
+/** apt's candidate version of every package it knows, read from `apt-cache dumpavail`. */
+export async function readCandidates(env: NodeJS.ProcessEnv = process.env, timeoutMs = DEFAULT_QUERY_TIMEOUT_MS, killGraceMs = 5000): Promise<Map<string, Candidate>> {
+  const reader = new CandidateReader();
+  // Only stderr is kept: the end of it explains a failure.
+  await runQuery('apt-cache', ['dumpavail'], { env, timeoutMs, killGraceMs, label: 'apt-cache dumpavail', onStdoutChunk: (c) => reader.push(c), maxOutputBytes: 4096 });
+  return reader.end();
+}
+
+/** One package of the table, as the package index answers it. */
+export interface PackageRecord {
+  name: string;
+  /** dpkg's status word, `not-installed` for one only apt knows, or `upgradable`. */
+  status: string;
+  architecture: string;
+  /** The installed version, or for `upgradable` and `not-installed` apt's candidate. */
+  version: string;
+  /** The first line of that version's description ("" when unknown). */
+  summary: string;
+  /** That version's Installed-Size in KiB (0 when unknown). */
+  installedSizeKiB: number;
 }
 
 interface Snapshot {
@@ -130,31 +174,41 @@ interface Snapshot {
   installed: DpkgEntry[];
   candidates: Map<string, Candidate>;
   /** Every package, sorted by name then architecture. */
-  rows: AptPackage[];
+  rows: PackageRecord[];
 }
+
+const fromCandidate = (status: string, c: Candidate): PackageRecord => ({
+  name: c.name,
+  status,
+  architecture: c.architecture,
+  version: c.version,
+  summary: c.summary,
+  installedSizeKiB: c.installedSizeKiB,
+});
 
 /** Merges dpkg's view with apt's: an installed package whose candidate is newer is `upgradable`
  * (and carries the version it would be upgraded to); one only apt knows is `not-installed`. */
-export function mergePackages(installed: DpkgEntry[], candidates: Map<string, Candidate>): AptPackage[] {
-  const rows: AptPackage[] = [];
+export function mergePackages(installed: DpkgEntry[], candidates: Map<string, Candidate>): PackageRecord[] {
+  const rows: PackageRecord[] = [];
   const known = new Set<string>();
   for (const entry of installed) {
     known.add(entry.name);
     const candidate = candidates.get(entry.name);
     const sameArch = candidate && (candidate.architecture === entry.architecture || candidate.architecture === 'all' || entry.architecture === 'all');
     if (entry.status === 'installed' && candidate && sameArch && compareDebianVersions(candidate.version, entry.version) > 0) {
-      rows.push({ Name: entry.name, Status: 'upgradable', Architecture: entry.architecture, Version: candidate.version });
+      rows.push({ ...fromCandidate('upgradable', candidate), architecture: entry.architecture });
     } else if (entry.status === 'not-installed' && candidate) {
-      rows.push({ Name: entry.name, Status: 'not-installed', Architecture: candidate.architecture, Version: candidate.version });
+      rows.push(fromCandidate('not-installed', candidate));
     } else {
-      rows.push({ Name: entry.name, Status: entry.status, Architecture: entry.architecture, Version: entry.version });
+      const { name, status, architecture, version, summary, installedSizeKiB } = entry;
+      rows.push({ name, status, architecture, version, summary, installedSizeKiB });
     }
   }
   for (const candidate of candidates.values()) {
     if (known.has(candidate.name)) continue;
-    rows.push({ Name: candidate.name, Status: 'not-installed', Architecture: candidate.architecture, Version: candidate.version });
+    rows.push(fromCandidate('not-installed', candidate));
   }
-  rows.sort((a, b) => (a.Name < b.Name ? -1 : a.Name > b.Name ? 1 : a.Architecture < b.Architecture ? -1 : a.Architecture > b.Architecture ? 1 : 0));
+  rows.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : a.architecture < b.architecture ? -1 : a.architecture > b.architecture ? 1 : 0));
   return rows;
 }
 
@@ -275,24 +329,24 @@ export class PackageIndex {
   }
 
   /** Every package whose name contains `text` (case-insensitive), sorted by name. */
-  async search(text: string): Promise<AptPackage[]> {
+  async search(text: string): Promise<PackageRecord[]> {
     const needle = text.toLowerCase();
     const { rows } = await this.current();
-    return needle === '' ? rows.slice() : rows.filter((row) => row.Name.includes(needle));
+    return needle === '' ? rows.slice() : rows.filter((row) => row.name.includes(needle));
   }
 
   /** Installed packages with a newer candidate. */
-  async upgradable(): Promise<AptPackage[]> {
+  async upgradable(): Promise<PackageRecord[]> {
     const { rows } = await this.current();
-    return rows.filter((row) => row.Status === 'upgradable');
+    return rows.filter((row) => row.status === 'upgradable');
   }
 
   /** The package named (optionally `name:arch`; a `=version` or `/release` suffix is ignored). */
-  async get(spec: string): Promise<AptPackage[]> {
+  async get(spec: string): Promise<PackageRecord[]> {
     const bare = spec.replace(/[=/].*$/, '');
     const [name, arch] = bare.split(':');
     const { rows } = await this.current();
-    const hits = rows.filter((row) => row.Name === name && (arch === undefined || row.Architecture === arch || row.Architecture === 'all'));
+    const hits = rows.filter((row) => row.name === name && (arch === undefined || row.architecture === arch || row.architecture === 'all'));
     return hits.slice(0, 1);
   }
 }

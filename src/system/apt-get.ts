@@ -2,7 +2,7 @@
 // so a second request waits its turn in a queue rather than failing on the lock. Runs never ask
 // questions (no terminal, no conffile prompts) and their output is streamed as it comes.
 
-import { CommandError } from '../errors.js';
+import { FailedError, TimedOutError } from '../errors.js';
 import { errorMessage } from '../log.js';
 import { RunTimeoutError, runCommand, tailOfOutput, type RunResult } from '../lib/run-command.js';
 import { SerialQueue } from '../lib/serial-queue.js';
@@ -75,7 +75,7 @@ export class AptGet {
   }
 
   /** Runs apt-get once every earlier run ended; resolves with its whole output, or throws a
-   * CommandError carrying that output when apt-get fails. */
+   * FailedError (a TimedOutError when it was stopped) carrying that output's end. */
   run(request: AptRun): Promise<string> {
     return this.runs.run(() => this.execute(request));
   }
@@ -89,6 +89,7 @@ export class AptGet {
     /** One command of the run; `label` names it in errors ("apt-get install"). */
     const run = (label: string, command: string, args: string[]) =>
       runCommand(command, args, {
+        label,
         env,
         onLine: onLine && ((line) => onLine(line)),
         maxOutputBytes: this.options.answerOutputBytes ?? 64 * 1024,
@@ -96,10 +97,9 @@ export class AptGet {
         killGraceMs: this.options.killGraceMs,
       }).catch((err: unknown) => {
         if (err instanceof RunTimeoutError) {
-          throw new CommandError(`${label} ${err.message.replace(`${command} `, '')} (the next apt command runs dpkg --configure -a first):\n${tailOfOutput(err.output, errorBytes)}`, { cause: err });
+          throw new TimedOutError(`${err.message} (the next apt command runs dpkg --configure -a first):\n${tailOfOutput(err.output, errorBytes)}`, { cause: err });
         }
-        if (err instanceof CommandError) throw err;
-        throw new CommandError(`${label} could not run: ${errorMessage(err)}`, { cause: err });
+        throw new FailedError(`${label} could not run: ${errorMessage(err)}`, { cause: err });
       });
     try {
       const result = await around(async () => {
@@ -110,13 +110,13 @@ export class AptGet {
         onLine?.('arduino-connector: dpkg was interrupted; running dpkg --configure -a first');
         const repair = await run('dpkg --configure -a', 'dpkg', ['--configure', '-a', '--force-confdef', '--force-confold']);
         if (repair.code !== 0) {
-          throw new CommandError(`apt-get ${action}: dpkg was interrupted, and dpkg --configure -a ${describeExit(repair)}:\n${tailOfOutput(repair.output, errorBytes)}`);
+          throw new FailedError(`apt-get ${action}: dpkg was interrupted, and dpkg --configure -a ${describeExit(repair)}:\n${tailOfOutput(repair.output, errorBytes)}`);
         }
         const second = await run(`apt-get ${action}`, 'apt-get', aptGetArguments(action, packages));
         return { ...second, output: `${repair.output}${second.output}` };
       });
       if (result.code !== 0) {
-        throw new CommandError(`apt-get ${action} ${describeExit(result)}:\n${tailOfOutput(result.output, errorBytes)}`);
+        throw new FailedError(`apt-get ${action} ${describeExit(result)}:\n${tailOfOutput(result.output, errorBytes)}`);
       }
       return result.output;
     } finally {

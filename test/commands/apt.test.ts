@@ -13,11 +13,11 @@ import { promisify } from 'node:util';
 import { decodeBody, topics, type AptListBody, type AptPackagesBody, type CommandOutputBody } from '../../src/api.js';
 import type { Reply } from '../../src/api.js';
 import type { AptProgressLine } from '../../src/commands/apt.js';
-import { CommandError } from '../../src/errors.js';
+import { TimedOutError } from '../../src/errors.js';
 import { AptGet } from '../../src/system/apt-get.js';
 import { WritableMount } from '../../src/system/ro-fs.js';
 import { startTestAgent, type TestAgent } from '../helpers/agent.js';
-import { createLocalAptRepo, type LocalAptRepo } from '../helpers/apt-repo.js';
+import { createLocalAptRepo, defaultDescription, type LocalAptRepo } from '../helpers/apt-repo.js';
 import { startMosquitto, type Broker } from '../helpers/mosquitto.js';
 import { tempDir } from '../helpers/tmp.js';
 import { waitFor } from '../helpers/wait.js';
@@ -39,6 +39,12 @@ const all = [alpha, beta, gamma, slow, chatty, failing, hung];
 const hungSleep = `${3000 + Math.floor(Math.random() * 1000)}.${randomBytes(2).readUInt16BE(0)}`;
 const conffile = `/etc/${alpha}.conf`;
 
+/** alpha's Description and Installed-Size differ by version, so an answer shows whose it gave. */
+const alphaDescribed = (version: string, installedSize: number) => ({
+  description: `alpha, version ${version}\nThe long text, which apt/get and apt/list leave out.`,
+  installedSize,
+});
+
 function body<T>(reply: Reply): T {
   assert.ok(reply.ok, `expected INFO, got ERROR: ${reply.ok ? '' : reply.message}`);
   return decodeBody(reply.body) as T;
@@ -51,6 +57,12 @@ async function dpkgStatus(name: string): Promise<string> {
   } catch {
     return 'unknown';
   }
+}
+
+/** dpkg's own Installed-Size and summary of a package. */
+async function dpkgFields(name: string): Promise<string[]> {
+  const { stdout } = await run('dpkg-query', ['-W', '-f=${Installed-Size}\t${binary:Summary}', name]);
+  return stdout.split('\t');
 }
 
 /** Processes whose command line contains `token` (found through /proc). */
@@ -87,8 +99,8 @@ describe('apt packages over a real broker, dpkg and apt', () => {
     // A file system of our own, read-only, stands in for "/" of a -check_ro_fs device.
     mount = await tempDir('ac-rofs-');
     await run('mount', ['-t', 'tmpfs', '-o', 'size=1m,ro', 'tmpfs', mount.path]);
-    await repo.add({ name: alpha, version: '1.0', conffiles: { [conffile]: 'setting=packaged-1\n' } });
-    await repo.add({ name: beta, version: '1.0' });
+    await repo.add({ name: alpha, version: '1.0', conffiles: { [conffile]: 'setting=packaged-1\n' }, ...alphaDescribed('1.0', 11) });
+    await repo.add({ name: beta, version: '1.0', installedSize: 5 });
     await repo.add({ name: gamma, version: '1.0' });
     await repo.add({ name: slow, version: '1.0', postinst: `touch ${join(mount.path, 'written-by-postinst')}\nsleep 2` });
     markers = await tempDir('ac-apt-markers-');
@@ -144,6 +156,11 @@ describe('apt packages over a real broker, dpkg and apt', () => {
     assert.deepEqual(list, { packages: [], page: 7, pages: 1, total_items: 4 });
   });
 
+  it('answers a search without a match as one empty page, as the Go agent did', async () => {
+    assert.deepEqual(body<AptListBody>(await t.client.call('apt/list', { search: `${prefix}-nothing` })), { packages: [], page: 0, pages: 1, total_items: 0 });
+    assert.deepEqual(body<AptListBody>(await t.client.call('apt/list', { search: `${prefix}-nothing`, page: 2 })), { packages: [], page: 2, pages: 1, total_items: 0 });
+  });
+
   it('pages a long search: 30 a page, sorted, the last one partial', async () => {
     // Installed packages from dpkg are part of the search too: "lib" matches hundreds here.
     const first = body<AptListBody>(await t.client.call('apt/list', { search: 'lib' }));
@@ -161,12 +178,18 @@ describe('apt packages over a real broker, dpkg and apt', () => {
 
   it('apt/get answers one package, or an empty list for an unknown one', async () => {
     assert.deepEqual(body<AptPackagesBody>(await t.client.call('apt/get', { package: beta })).packages, [
-      { Name: beta, Status: 'not-installed', Architecture: 'all', Version: '1.0' },
+      { Name: beta, Status: 'not-installed', Architecture: 'all', Version: '1.0', ShortDescription: defaultDescription, InstalledSizeKB: 5 },
+    ]);
+    assert.deepEqual(body<AptPackagesBody>(await t.client.call('apt/get', { package: alpha })).packages, [
+      { Name: alpha, Status: 'not-installed', Architecture: 'all', Version: '1.0', ShortDescription: 'alpha, version 1.0', InstalledSizeKB: 11 },
     ]);
     assert.deepEqual(body<AptPackagesBody>(await t.client.call('apt/get', { package: `${prefix}-nothing` })).packages, []);
     const dpkg = body<AptPackagesBody>(await t.client.call('apt/get', { package: 'dpkg' })).packages;
     assert.equal(dpkg.length, 1);
     assert.equal(dpkg[0]?.Status, 'installed');
+    const { stdout } = await run('dpkg-query', ['-W', '-f=${Installed-Size}\t${binary:Summary}', 'dpkg']);
+    assert.equal(`${dpkg[0]?.InstalledSizeKB}\t${dpkg[0]?.ShortDescription}`, stdout);
+    assert.equal(typeof dpkg[0]?.InstalledSizeKB, 'number');
   });
 
   it('refuses option injection, shell characters, newlines and empty lists before anything runs', async () => {
@@ -202,8 +225,10 @@ describe('apt packages over a real broker, dpkg and apt', () => {
     assert.match(output, new RegExp(`Setting up ${alpha} \\(1\\.0\\)`));
     assert.equal(await dpkgStatus(alpha), 'installed 1.0');
     assert.equal(await readFile(conffile, 'utf8'), 'setting=packaged-1\n');
+    // Now dpkg's record answers.
+    assert.deepEqual(await dpkgFields(alpha), ['11', 'alpha, version 1.0']);
     assert.deepEqual(body<AptPackagesBody>(await t.client.call('apt/get', { package: alpha })).packages, [
-      { Name: alpha, Status: 'installed', Architecture: 'all', Version: '1.0' },
+      { Name: alpha, Status: 'installed', Architecture: 'all', Version: '1.0', ShortDescription: 'alpha, version 1.0', InstalledSizeKB: 11 },
     ]);
     assert.ok(await mountIsReadOnly(mount.path));
   });
@@ -249,11 +274,14 @@ describe('apt packages over a real broker, dpkg and apt', () => {
 
   it('upgrades a named package, keeping a locally changed conffile without asking', async () => {
     await writeFile(conffile, 'setting=changed-by-the-admin\n');
-    await repo.add({ name: alpha, version: '2.0', conffiles: { [conffile]: 'setting=packaged-2\n' } });
+    await repo.add({ name: alpha, version: '2.0', conffiles: { [conffile]: 'setting=packaged-2\n' }, ...alphaDescribed('2.0', 22) });
     await repo.publish();
     body<CommandOutputBody>(await t.client.call('apt/update', {}, 60_000));
     const upgradable = body<AptListBody>(await t.client.call('apt/list', {}));
-    assert.deepEqual(upgradable.packages, [{ Name: alpha, Status: 'upgradable', Architecture: 'all', Version: '2.0' }]);
+    // The version it would be upgraded to, with that version's summary and size.
+    assert.deepEqual(upgradable.packages, [
+      { Name: alpha, Status: 'upgradable', Architecture: 'all', Version: '2.0', ShortDescription: 'alpha, version 2.0', InstalledSizeKB: 22 },
+    ]);
     assert.equal(upgradable.total_items, 1);
     assert.equal(body<AptPackagesBody>(await t.client.call('apt/get', { package: alpha })).packages[0]?.Status, 'upgradable');
 
@@ -261,7 +289,8 @@ describe('apt packages over a real broker, dpkg and apt', () => {
     assert.match(output, new RegExp(`Setting up ${alpha} \\(2\\.0\\)`));
     assert.equal(await dpkgStatus(alpha), 'installed 2.0');
     assert.equal(await readFile(conffile, 'utf8'), 'setting=changed-by-the-admin\n');
-    assert.deepEqual(body<AptListBody>(await t.client.call('apt/list', {})).packages, []);
+    // Nothing upgradable is one empty page, as the Go agent answered.
+    assert.deepEqual(body<AptListBody>(await t.client.call('apt/list', {})), { packages: [], page: 0, pages: 1, total_items: 0 });
   });
 
   it('upgrades everything when the list is empty', async () => {
@@ -278,8 +307,9 @@ describe('apt packages over a real broker, dpkg and apt', () => {
     const { output } = body<CommandOutputBody>(await t.client.call('apt/remove', { packages: [alpha, gamma] }, 120_000));
     assert.match(output, new RegExp(`Removing ${alpha}`));
     assert.equal(await dpkgStatus(alpha), 'config-files 2.0');
+    const [size, summary] = await dpkgFields(alpha);
     assert.deepEqual(body<AptPackagesBody>(await t.client.call('apt/get', { package: alpha })).packages, [
-      { Name: alpha, Status: 'config-files', Architecture: 'all', Version: '2.0' },
+      { Name: alpha, Status: 'config-files', Architecture: 'all', Version: '2.0', ShortDescription: summary, InstalledSizeKB: Number(size ?? '') },
     ]);
     const listed = body<AptListBody>(await t.client.call('apt/list', { search: prefix })).packages;
     assert.deepEqual(
@@ -332,7 +362,7 @@ describe('apt packages over a real broker, dpkg and apt', () => {
       () => assert.fail('the hung run resolved'),
       (err: unknown) => err,
     );
-    assert.ok(error instanceof CommandError, String(error));
+    assert.ok(error instanceof TimedOutError, String(error));
     assert.match(error.message, /^apt-get install did not finish within 8 s and was stopped \(the next apt command runs dpkg --configure -a first\):\n/);
     assert.ok(lines.some((line) => line.includes(`Setting up ${hung}`)), 'it was stopped in the postinst');
     assert.deepEqual(await processesWith(`sleep\0${hungSleep}`), [], 'the postinst\'s sleep was stopped too');

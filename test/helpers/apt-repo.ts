@@ -18,7 +18,13 @@ export interface TestPackage {
   postinst?: string;
   /** Conffiles: absolute path → content. */
   conffiles?: Record<string, string>;
+  /** The Description field: its first line is the summary, the others the long text. */
+  description?: string;
+  /** The Installed-Size field in KiB (dpkg-deb writes none by itself). */
+  installedSize?: number;
 }
+
+export const defaultDescription = 'throw-away package of the arduino-connector tests';
 
 export interface LocalAptRepo {
   /** Environment for apt, dpkg and the agent: the process's, plus APT_CONFIG. */
@@ -76,7 +82,9 @@ export async function createLocalAptRepo(): Promise<LocalAptRepo> {
         'Maintainer: arduino-connector tests <tests@example.invalid>',
         'Section: misc',
         'Priority: optional',
-        'Description: throw-away package of the arduino-connector tests',
+        ...(pkg.installedSize === undefined ? [] : [`Installed-Size: ${pkg.installedSize}`]),
+        // Long-text lines are continuation lines: they start with a space.
+        `Description: ${(pkg.description ?? defaultDescription).split('\n').join('\n ')}`,
         '',
       ].join('\n');
       await writeFile(join(tree, 'DEBIAN/control'), control);

@@ -8,13 +8,56 @@ import { mkdir, readdir, readFile, stat, unlink, writeFile } from 'node:fs/promi
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
-import { PackageIndex } from '../../src/system/apt-cache.js';
-import { listDpkgPackages } from '../../src/system/dpkg.js';
-import { createLocalAptRepo, type LocalAptRepo } from '../helpers/apt-repo.js';
+import { TimedOutError } from '../../src/errors.js';
+import { CandidateReader, PackageIndex } from '../../src/system/apt-cache.js';
+import { listDpkgPackages, parseDpkgQuery } from '../../src/system/dpkg.js';
+import { createLocalAptRepo, defaultDescription, type LocalAptRepo } from '../helpers/apt-repo.js';
 import { tempDir } from '../helpers/tmp.js';
 import { waitFor } from '../helpers/wait.js';
 
 const run = promisify(execFile);
+
+describe('package records', () => {
+  it('reads dumpavail records in any chunking; "" and 0 for a record without description or size', () => {
+    const text = [
+      'Package: one',
+      'Version: 1.0',
+      'Installed-Size: 42',
+      'Architecture: amd64',
+      'Description: première ligne, the summary',
+      'Description-md5: 0123456789abcdef',
+      ' a continuation line',
+      '',
+      'Package: two',
+      'Architecture: all',
+      'Version: 2:3.4-5',
+      'Description-md5: 0123456789abcdef',
+      'Installed-Size: not a number',
+      '',
+      'Package: three',
+      'Version: 3',
+      'Architecture: all',
+      '',
+    ].join('\n');
+    const bytes = Buffer.from(text);
+    for (const size of [1, 2, 7, bytes.length]) {
+      const reader = new CandidateReader();
+      for (let i = 0; i < bytes.length; i += size) reader.push(bytes.subarray(i, i + size));
+      assert.deepEqual([...reader.end().values()], [
+        { name: 'one', architecture: 'amd64', version: '1.0', summary: 'première ligne, the summary', installedSizeKiB: 42 },
+        { name: 'two', architecture: 'all', version: '2:3.4-5', summary: '', installedSizeKiB: 0 },
+        { name: 'three', architecture: 'all', version: '3', summary: '', installedSizeKiB: 0 },
+      ], `chunks of ${size}`);
+    }
+  });
+
+  it('reads dpkg-query lines with an empty size and summary', () => {
+    assert.deepEqual(parseDpkgQuery('a\tamd64\t1.0\tinstalled\t12\tthe summary\nb\tall\t2\tconfig-files\t\t\n'), [
+      { name: 'a', architecture: 'amd64', version: '1.0', status: 'installed', summary: 'the summary', installedSizeKiB: 12 },
+      { name: 'b', architecture: 'all', version: '2', status: 'config-files', summary: '', installedSizeKiB: 0 },
+    ]);
+  });
+});
 
 describe('package index on this machine', () => {
   const index = new PackageIndex();
@@ -23,16 +66,21 @@ describe('package index on this machine', () => {
     const { stdout } = await run('apt', ['list', '--upgradable'], { maxBuffer: 64 * 1024 * 1024 });
     const expected = [...stdout.matchAll(/^([^/\s]+)\/\S+ (\S+) (\S+) \[upgradable from/gm)].map((m) => `${m[1]} ${m[2]}`).sort();
     const upgradable = await index.upgradable();
-    assert.deepEqual(upgradable.map((p) => `${p.Name} ${p.Version}`).sort(), expected);
-    for (const p of upgradable) assert.equal(p.Status, 'upgradable');
+    assert.deepEqual(upgradable.map((p) => `${p.name} ${p.version}`).sort(), expected);
+    for (const p of upgradable) assert.equal(p.status, 'upgradable');
   });
 
-  it('answers an installed package with dpkg\'s status and version', async () => {
+  it('answers an installed package with dpkg\'s status, version, summary and size', async () => {
     const dpkg = (await listDpkgPackages()).find((p) => p.name === 'dpkg');
     assert.ok(dpkg);
+    const { stdout } = await run('dpkg-query', ['-W', '-f=${Installed-Size}\t${binary:Summary}', 'dpkg']);
+    const [size, summary] = stdout.split('\t');
+    assert.ok(Number(size) > 0 && summary, stdout);
     const [got] = await index.get('dpkg');
-    assert.equal(got?.Name, 'dpkg');
-    if (got?.Status !== 'upgradable') assert.deepEqual(got, { Name: 'dpkg', Status: 'installed', Architecture: dpkg.architecture, Version: dpkg.version });
+    assert.equal(got?.name, 'dpkg');
+    if (got?.status !== 'upgradable') {
+      assert.deepEqual(got, { name: 'dpkg', status: 'installed', architecture: dpkg.architecture, version: dpkg.version, summary, installedSizeKiB: Number(size) });
+    }
     // Qualifiers of the request do not change what is looked up.
     assert.deepEqual(await index.get(`dpkg:${dpkg.architecture}`), [got]);
     assert.deepEqual(await index.get('dpkg=0.0'), [got]);
@@ -45,7 +93,15 @@ describe('package index on this machine', () => {
     assert.ok(name, 'a package that is not installed');
     const policy = (await run('apt-cache', ['policy', name])).stdout;
     const candidate = /Candidate: (\S+)/.exec(policy)?.[1];
-    assert.deepEqual((await index.get(name)).map((p) => [p.Name, p.Status, p.Version]), [[name, 'not-installed', candidate]]);
+    // The candidate's own record: its Installed-Size and the first line of its Description.
+    const show = (await run('apt-cache', ['show', '--no-all-versions', name])).stdout;
+    const size = Number(/^Installed-Size: (\d+)$/m.exec(show)?.[1]);
+    const summary = /^Description(?:-[\w_]+)?: (.*)$/m.exec(show)?.[1];
+    assert.ok(size > 0 && summary, show);
+    assert.deepEqual(
+      (await index.get(name)).map((p) => [p.name, p.status, p.version, p.summary, p.installedSizeKiB]),
+      [[name, 'not-installed', candidate, summary, size]],
+    );
   });
 });
 
@@ -64,7 +120,7 @@ describe('package index cache', () => {
   it('reads dpkg and apt once, then answers from the cache until apt\'s lists change', async () => {
     const index = new PackageIndex({ env: repo.env });
     const dpkgBefore = (await stat('/var/lib/dpkg/status')).mtimeMs;
-    assert.deepEqual((await index.search(prefix)).map((p) => [p.Name, p.Status, p.Version]), [[`${prefix}-one`, 'not-installed', '1.0']]);
+    assert.deepEqual((await index.search(prefix)).map((p) => [p.name, p.status, p.version]), [[`${prefix}-one`, 'not-installed', '1.0']]);
     await index.search(prefix);
     await index.get(`${prefix}-one`);
     await Promise.all([index.search('a'), index.search('b'), index.upgradable()]);
@@ -75,7 +131,7 @@ describe('package index cache', () => {
     await repo.add({ name: `${prefix}-two`, version: '2.0' });
     await repo.publish();
     await run('apt-get', ['update', '-q'], { env: repo.env });
-    assert.deepEqual((await index.search(prefix)).map((p) => p.Name), [`${prefix}-one`, `${prefix}-two`]);
+    assert.deepEqual((await index.search(prefix)).map((p) => p.name), [`${prefix}-one`, `${prefix}-two`]);
     // Only the apt half was read again: dpkg's status did not change.
     assert.equal(index.reads.apt, 2);
     index.close();
@@ -88,6 +144,19 @@ describe('package index cache', () => {
     await waitFor(() => !index.holdsTable, 'the table to be released');
     assert.equal((await index.search(prefix)).length, 2);
     assert.equal(index.reads.apt, 2);
+    index.close();
+  });
+
+  it('gives each package the first line of its description and its Installed-Size', async () => {
+    const described = `${prefix}-described`;
+    await repo.add({ name: described, version: '3.1', installedSize: 1234, description: 'the summary line\nA long text that is not part of the summary.\n.\nAnother paragraph.' });
+    await repo.publish();
+    await run('apt-get', ['update', '-q'], { env: repo.env });
+    const index = new PackageIndex({ env: repo.env });
+    const [got] = await index.get(described);
+    assert.deepEqual(got, { name: described, status: 'not-installed', architecture: 'all', version: '3.1', summary: 'the summary line', installedSizeKiB: 1234 });
+    const [plain] = await index.get(`${prefix}-one`);
+    assert.deepEqual([plain?.summary, plain?.installedSizeKiB], [defaultDescription, 0]);
     index.close();
   });
 });
@@ -124,14 +193,18 @@ describe('package index time-outs', () => {
       ];
       await writeFile(config, settings.join('\n') + '\n');
       const index = new PackageIndex({ env: { ...process.env, APT_CONFIG: config }, queryTimeoutMs: 500 });
-      await assert.rejects(index.search('dpkg'), { name: 'RunTimeoutError', message: 'apt-cache dumpavail did not finish within 500 ms and was stopped' });
+      await assert.rejects(index.search('dpkg'), (err: unknown) => {
+        assert.ok(err instanceof TimedOutError, String(err));
+        assert.equal(err.message, 'apt-cache dumpavail did not finish within 500 ms and was stopped');
+        return true;
+      });
       // Nothing of it is left running.
       assert.deepEqual(await processesWithEnv(`APT_CONFIG=${config}`), []);
       // A real (empty) status file in its place: the same index answers, dpkg's own view included.
       await unlink(status);
       await writeFile(status, '');
       const found = await index.search('dpkg');
-      assert.ok(found.some((p) => p.Name === 'dpkg' && p.Status === 'installed'), JSON.stringify(found));
+      assert.ok(found.some((p) => p.name === 'dpkg' && p.status === 'installed'), JSON.stringify(found));
       index.close();
     } finally {
       await dir.remove();
