@@ -7,15 +7,15 @@ import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { promisify } from 'node:util';
-import type { Repository } from '../../src/api.js';
-import { CommandError } from '../../src/errors.js';
-import { AptSources, formatSourceLine, parseSourceLine } from '../../src/system/apt-sources.js';
+import { ConflictError, InvalidError, NotFoundError } from '../../src/errors.js';
+import { AptSources, type RepositoryFields } from '../../src/system/apt-sources.js';
+import { formatSourceLine, parseSourceLine } from '../../src/system/apt-sources/one-line.js';
 import { debianSources, seedPpaList, seedSourcesList } from '../helpers/apt-fixtures.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const run = promisify(execFile);
 
-const repo = (fields: Partial<Repository> & Pick<Repository, 'uri' | 'distribution'>): Repository => ({
+const repo = (fields: Partial<RepositoryFields> & Pick<RepositoryFields, 'uri' | 'distribution'>): RepositoryFields => ({
   enabled: true,
   sourceRepo: false,
   options: '',
@@ -39,7 +39,7 @@ async function aptReleaseFiles(configDir: string, scratch: string): Promise<stri
   return [...stdout.matchAll(/^'([^']+\/InRelease)'/gm)].map((m) => m[1] as string).sort();
 }
 
-function releaseFilesOf(repos: Repository[]): string[] {
+function releaseFilesOf(repos: RepositoryFields[]): string[] {
   const set = new Set(repos.filter((r) => r.enabled).map((r) => `${r.uri.replace(/\/$/, '')}/dists/${r.distribution}/InRelease`));
   return [...set].sort();
 }
@@ -112,7 +112,7 @@ describe('apt sources on copies of real files', () => {
 
   it('refuses to add a repository that exists, whatever its enabled flag or comment', async () => {
     const existing = repo({ uri: 'http://it.archive.ubuntu.com/ubuntu/', distribution: 'trusty-updates', components: 'main restricted', sourceRepo: true });
-    await assert.rejects(sources.add({ ...existing, comment: 'again' }), (err: Error) => err instanceof CommandError && /already configured in .*sources\.list/.test(err.message));
+    await assert.rejects(sources.add({ ...existing, comment: 'again' }), (err: Error) => err instanceof ConflictError && /already configured in .*sources\.list/.test(err.message));
     await assert.rejects(sources.add(debian('bookworm-updates', true)), /already configured in .*debian\.sources/);
     await assert.rejects(stat(file('sources.list.d/managed.list')), /ENOENT/);
   });
@@ -124,7 +124,7 @@ describe('apt sources on copies of real files', () => {
       repo({ uri: 'http://example.invalid', distribution: 'x', components: 'main # hidden' }),
       repo({ uri: '[trusted=yes]', distribution: 'x' }),
     ]) {
-      await assert.rejects(sources.add(bad), CommandError);
+      await assert.rejects(sources.add(bad), InvalidError);
     }
     await assert.rejects(stat(file('sources.list.d/managed.list')), /ENOENT/);
   });
@@ -141,7 +141,7 @@ describe('apt sources on copies of real files', () => {
 
   it('answers removing or editing a repository that does not exist with a clear error', async () => {
     const missing = repo({ uri: 'http://example.invalid/debian', distribution: 'nowhere' });
-    await assert.rejects(sources.remove(missing), /no such repository: "deb http:\/\/example.invalid\/debian nowhere main"/);
+    await assert.rejects(sources.remove(missing), (err: Error) => err instanceof NotFoundError && /^no such repository: "deb http:\/\/example.invalid\/debian nowhere main"$/.test(err.message));
     await assert.rejects(sources.edit(missing, { ...missing, distribution: 'elsewhere' }), /no such repository/);
     // Same URI and suite but other components is another repository.
     await assert.rejects(sources.remove(repo({ uri: 'http://it.archive.ubuntu.com/ubuntu/', distribution: 'zesty', components: 'main' })), /no such repository/);
@@ -163,7 +163,7 @@ describe('apt sources on copies of real files', () => {
   it('refuses an edit onto a repository that already exists', async () => {
     const before = await read('sources.list');
     const old = repo({ uri: 'http://it.archive.ubuntu.com/ubuntu/', distribution: 'trusty-updates', components: 'main restricted', sourceRepo: true });
-    await assert.rejects(sources.edit(old, { ...old, distribution: 'zesty' }), /already configured/);
+    await assert.rejects(sources.edit(old, { ...old, distribution: 'zesty' }), ConflictError);
     assert.equal(await read('sources.list'), before);
   });
 
@@ -192,7 +192,7 @@ describe('apt sources on copies of real files', () => {
   });
 
   it('edits a single-repository stanza in place: comments and untouched fields stay', async () => {
-    const security = (await sources.list()).map((l) => l.repo).find((r) => r.distribution === 'bookworm-security') as Repository;
+    const security = (await sources.list()).map((l) => l.repo).find((r) => r.distribution === 'bookworm-security') as RepositoryFields;
     await sources.edit(security, { ...security, enabled: false });
     const text = await read('sources.list.d/debian.sources');
     assert.equal(
@@ -229,7 +229,7 @@ describe('apt sources on copies of real files', () => {
       '',
     ].join('\n');
     await writeFile(file('sources.list.d/vendor.sources'), keyBlock);
-    const vendor = (await sources.list()).find((l) => l.repo.uri === 'https://repo.example.invalid/debian')?.repo as Repository;
+    const vendor = (await sources.list()).find((l) => l.repo.uri === 'https://repo.example.invalid/debian')?.repo as RepositoryFields;
     assert.equal(vendor.options, '');
     await sources.edit(vendor, { ...vendor, options: 'arch=amd64', components: 'main non-free' });
     assert.equal(await read('sources.list.d/vendor.sources'), `${keyBlock.replace('Components: main\n', 'Components: main non-free\n')}Architectures: amd64\n`);
@@ -240,7 +240,7 @@ describe('apt sources on copies of real files', () => {
     assert.equal(parseSourceLine('debian http://example.invalid x main'), undefined);
     const flat = parseSourceLine('deb [trusted=yes] file:/srv/repo ./');
     assert.deepEqual(flat, repo({ uri: 'file:/srv/repo', distribution: './', options: 'trusted=yes', components: '' }));
-    assert.equal(formatSourceLine(flat as Repository), 'deb [trusted=yes] file:/srv/repo ./');
+    assert.equal(formatSourceLine(flat as RepositoryFields), 'deb [trusted=yes] file:/srv/repo ./');
     const crlf = parseSourceLine('deb http://example.invalid x main\r');
     assert.equal(crlf?.components, 'main');
   });
