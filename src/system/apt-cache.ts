@@ -46,14 +46,25 @@ async function fileStamp(path: string): Promise<string> {
   }
 }
 
-export interface Candidate {
-  name: string;
-  architecture: string;
-  version: string;
-  /** The first line of the description ("" when there is none). */
-  summary: string;
-  /** Installed-Size, in KiB (0 when unknown). */
-  installedSizeKiB: number;
+/** One package of the table, as the package index answers it. Rows are shared by the cached
+ * table and every answer, so they are never changed. */
+export interface PackageRecord {
+  readonly name: string;
+  /** dpkg's status word, `not-installed` for one only apt knows, or `upgradable`. */
+  readonly status: string;
+  readonly architecture: string;
+  /** The installed version, or for `upgradable` and `not-installed` apt's candidate. */
+  readonly version: string;
+  /** The first line of that version's description ("" when unknown). */
+  readonly summary: string;
+  /** That version's Installed-Size in KiB (0 when unknown). */
+  readonly installedSizeKiB: number;
+}
+
+/** apt's candidate version of a package, read as the row of a package that is not installed:
+ * most packages are not, and their rows are these very objects (one object a package, not two). */
+export interface Candidate extends PackageRecord {
+  readonly status: 'not-installed';
 }
 
 const packageField = Buffer.from('Package: ');
@@ -78,7 +89,7 @@ export class CandidateReader {
   private flush(): void {
     const { name, version } = this;
     if (name && version && !this.candidates.has(name)) {
-      this.candidates.set(name, { name, architecture: this.architecture, version, summary: this.summary, installedSizeKiB: this.installedSizeKiB });
+      this.candidates.set(name, { name, status: 'not-installed', architecture: this.architecture, version, summary: this.summary, installedSizeKiB: this.installedSizeKiB });
     }
     this.name = this.architecture = this.version = this.summary = '';
     this.installedSizeKiB = 0;
@@ -154,20 +165,6 @@ export async function readCandidates(env: NodeJS.ProcessEnv = process.env, timeo
   return reader.end();
 }
 
-/** One package of the table, as the package index answers it. */
-export interface PackageRecord {
-  name: string;
-  /** dpkg's status word, `not-installed` for one only apt knows, or `upgradable`. */
-  status: string;
-  architecture: string;
-  /** The installed version, or for `upgradable` and `not-installed` apt's candidate. */
-  version: string;
-  /** The first line of that version's description ("" when unknown). */
-  summary: string;
-  /** That version's Installed-Size in KiB (0 when unknown). */
-  installedSizeKiB: number;
-}
-
 interface Snapshot {
   dpkgStamp: string;
   aptStamp: string;
@@ -176,15 +173,6 @@ interface Snapshot {
   /** Every package, sorted by name then architecture. */
   rows: PackageRecord[];
 }
-
-const fromCandidate = (status: string, c: Candidate): PackageRecord => ({
-  name: c.name,
-  status,
-  architecture: c.architecture,
-  version: c.version,
-  summary: c.summary,
-  installedSizeKiB: c.installedSizeKiB,
-});
 
 /** Merges dpkg's view with apt's: an installed package whose candidate is newer is `upgradable`
  * (and carries the version it would be upgraded to); one only apt knows is `not-installed`. */
@@ -196,17 +184,16 @@ export function mergePackages(installed: DpkgEntry[], candidates: Map<string, Ca
     const candidate = candidates.get(entry.name);
     const sameArch = candidate && (candidate.architecture === entry.architecture || candidate.architecture === 'all' || entry.architecture === 'all');
     if (entry.status === 'installed' && candidate && sameArch && compareDebianVersions(candidate.version, entry.version) > 0) {
-      rows.push({ ...fromCandidate('upgradable', candidate), architecture: entry.architecture });
+      rows.push({ ...candidate, status: 'upgradable', architecture: entry.architecture });
     } else if (entry.status === 'not-installed' && candidate) {
-      rows.push(fromCandidate('not-installed', candidate));
+      rows.push(candidate);
     } else {
       const { name, status, architecture, version, summary, installedSizeKiB } = entry;
       rows.push({ name, status, architecture, version, summary, installedSizeKiB });
     }
   }
   for (const candidate of candidates.values()) {
-    if (known.has(candidate.name)) continue;
-    rows.push(fromCandidate('not-installed', candidate));
+    if (!known.has(candidate.name)) rows.push(candidate);
   }
   rows.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : a.architecture < b.architecture ? -1 : a.architecture > b.architecture ? 1 : 0));
   return rows;

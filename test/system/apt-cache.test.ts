@@ -44,9 +44,9 @@ describe('package records', () => {
       const reader = new CandidateReader();
       for (let i = 0; i < bytes.length; i += size) reader.push(bytes.subarray(i, i + size));
       assert.deepEqual([...reader.end().values()], [
-        { name: 'one', architecture: 'amd64', version: '1.0', summary: 'première ligne, the summary', installedSizeKiB: 42 },
-        { name: 'two', architecture: 'all', version: '2:3.4-5', summary: '', installedSizeKiB: 0 },
-        { name: 'three', architecture: 'all', version: '3', summary: '', installedSizeKiB: 0 },
+        { name: 'one', status: 'not-installed', architecture: 'amd64', version: '1.0', summary: 'première ligne, the summary', installedSizeKiB: 42 },
+        { name: 'two', status: 'not-installed', architecture: 'all', version: '2:3.4-5', summary: '', installedSizeKiB: 0 },
+        { name: 'three', status: 'not-installed', architecture: 'all', version: '3', summary: '', installedSizeKiB: 0 },
       ], `chunks of ${size}`);
     }
   });
