@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
@@ -18,6 +18,7 @@ import { AptGet } from '../../src/system/apt-get.js';
 import { WritableMount } from '../../src/system/ro-fs.js';
 import { startTestAgent, type TestAgent } from '../helpers/agent.js';
 import { createLocalAptRepo, defaultDescription, type LocalAptRepo } from '../helpers/apt-repo.js';
+import { dpkgFields, dpkgStatus, mountIsReadOnly, processesWith } from '../helpers/apt-system.js';
 import { startMosquitto, type Broker } from '../helpers/mosquitto.js';
 import { tempDir } from '../helpers/tmp.js';
 import { waitFor } from '../helpers/wait.js';
@@ -48,37 +49,6 @@ const alphaDescribed = (version: string, installedSize: number) => ({
 function body<T>(reply: Reply): T {
   assert.ok(reply.ok, `expected INFO, got ERROR: ${reply.ok ? '' : reply.message}`);
   return decodeBody(reply.body) as T;
-}
-
-async function dpkgStatus(name: string): Promise<string> {
-  try {
-    const { stdout } = await run('dpkg-query', ['-W', '-f=${db:Status-Status} ${Version}', name]);
-    return stdout;
-  } catch {
-    return 'unknown';
-  }
-}
-
-/** dpkg's own Installed-Size and summary of a package. */
-async function dpkgFields(name: string): Promise<string[]> {
-  const { stdout } = await run('dpkg-query', ['-W', '-f=${Installed-Size}\t${binary:Summary}', name]);
-  return stdout.split('\t');
-}
-
-/** Processes whose command line contains `token` (found through /proc). */
-async function processesWith(token: string): Promise<number[]> {
-  const found: number[] = [];
-  for (const pid of await readdir('/proc')) {
-    if (!/^\d+$/.test(pid)) continue;
-    const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
-    if (cmdline.includes(token)) found.push(Number(pid));
-  }
-  return found;
-}
-
-async function mountIsReadOnly(path: string): Promise<boolean> {
-  const { stdout } = await run('findmnt', ['-n', '-o', 'OPTIONS', '--mountpoint', path]);
-  return stdout.split(',').includes('ro');
 }
 
 describe('apt packages over a real broker, dpkg and apt', () => {
@@ -187,8 +157,7 @@ describe('apt packages over a real broker, dpkg and apt', () => {
     const dpkg = body<AptPackagesBody>(await t.client.call('apt/get', { package: 'dpkg' })).packages;
     assert.equal(dpkg.length, 1);
     assert.equal(dpkg[0]?.Status, 'installed');
-    const { stdout } = await run('dpkg-query', ['-W', '-f=${Installed-Size}\t${binary:Summary}', 'dpkg']);
-    assert.equal(`${dpkg[0]?.InstalledSizeKB}\t${dpkg[0]?.ShortDescription}`, stdout);
+    assert.deepEqual([String(dpkg[0]?.InstalledSizeKB), dpkg[0]?.ShortDescription], await dpkgFields('dpkg'));
     assert.equal(typeof dpkg[0]?.InstalledSizeKB, 'number');
   });
 
