@@ -44,7 +44,7 @@ export function parseDpkgQuery(output: string): DpkgEntry[] {
 }
 
 /** An Installed-Size value; 0 for an absent or malformed one. */
-export function parseSize(text: string | undefined): number {
+function parseSize(text: string | undefined): number {
   return text !== undefined && /^\d+$/.test(text) ? Number(text) : 0;
 }
 
