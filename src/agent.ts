@@ -6,12 +6,13 @@
 
 import { baseTopic, topics, type Family } from './api.js';
 import { StatusFeature, statusCommands } from './commands/status.js';
+import { AptReposFeature, aptRepoCommands } from './commands/apt-repos.js';
+import { AptFeature, aptCommands, type AptOptions } from './commands/apt.js';
 import { ContainersFeature, containerCommands, type ContainersOptions } from './commands/containers.js';
 import { SketchesFeature, sketchCommands, type SketchesOptions } from './commands/sketches.js';
 import { StatsFeature, statsCommands, type StatsOptions } from './commands/stats.js';
 import { ConfigError } from './errors.js';
 import { serveFamily, type Feature, type FeatureDeps } from './feature.js';
-import { legacyFeatures, type LegacyFeatureOptions } from './legacy-features.js';
 import { errorMessage, type Logger } from './log.js';
 import { MqttConnection } from './mqtt/connection.js';
 import type { MessageBus } from './mqtt/message-bus.js';
@@ -33,7 +34,11 @@ export interface AgentOptions {
     sketches?: Partial<SketchesOptions>;
     stats?: Partial<StatsOptions>;
     containers?: Partial<ContainersOptions>;
-  } & LegacyFeatureOptions;
+    apt?: Partial<AptOptions>;
+  };
+  /** The -check_ro_fs guard (default: one made from the settings); tests give one that remounts
+   * a file system of their own. */
+  writable?: WritableMount;
   /** The first wait before a feature that failed to start is tried again (default 5 s; it
    * doubles up to 5 minutes). */
   restartDelayMs?: number;
@@ -83,7 +88,7 @@ export class Agent {
     this.router = new CommandRouter({ bus: this.bus, base: this.base, log: log.child('router') });
     // One guard for every command that writes to "/" (-check_ro_fs), so overlapping commands
     // never remount read-only under each other.
-    const writable = new WritableMount({ enabled: settings.check_ro_fs });
+    const writable = options.writable ?? new WritableMount({ enabled: settings.check_ro_fs });
     const deps = (scope: string): FeatureDeps => ({ bus: this.bus, base: this.base, log: log.child(scope), writable });
     const extra = options.featureOptions ?? {};
 
@@ -102,13 +107,16 @@ export class Agent {
       dockerConfigPath: defaultDockerConfigPath(),
       ...extra.containers,
     });
+    const apt = new AptFeature(deps('apt'), { ...extra.apt });
+    const aptRepos = new AptReposFeature(deps('apt-repos'), { configDir: settings.apt_config_dir });
     this.parts = [
       { feature: status, served: serveFamily('status', status, statusCommands) },
       { feature: new Heartbeat(deps('heartbeat'), { intervalSeconds: settings.heartbeat_interval }) },
       { feature: sketches, served: serveFamily('sketches', sketches, sketchCommands) },
       { feature: stats, served: serveFamily('stats', stats, statsCommands) },
       { feature: containers, served: serveFamily('containers', containers, containerCommands) },
-      ...legacyFeatures({ settings, deps, options: extra }),
+      { feature: apt, served: serveFamily('apt', apt, aptCommands) },
+      { feature: aptRepos, served: serveFamily('apt-repos', aptRepos, aptRepoCommands) },
     ];
   }
 

@@ -70,14 +70,6 @@ export class FailedError extends DomainError {
   }
 }
 
-/** The old catch-all, until every part throws one of the kinds above. */
-export class CommandError extends DomainError {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super('failed', message, options);
-    this.name = 'CommandError';
-  }
-}
-
 /** A configuration or start-up problem that should end the program with a clear message. */
 export class ConfigError extends Error {
   constructor(message: string) {

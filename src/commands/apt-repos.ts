@@ -1,15 +1,21 @@
 // apt/repos/list, add, remove, edit: the repositories of apt's configuration folder
-// (settings.apt_config_dir), edited in place with everything else in the files kept.
+// (apt_config_dir), edited in place with everything else in the files kept.
 
-import type { Repository, RepositoryRequest } from '../api.js';
-import type { AgentContext } from '../legacy-features.js';
+import type { AnswerOf, Repository, RepositoryRequest, RequestOf } from '../api.js';
+import { Feature, type CommandTable } from '../feature.js';
 import { AptSources, type RepositoryFields, type RepositoryInput } from '../system/apt-sources.js';
-import { WritableMount } from '../system/ro-fs.js';
 
-export interface ReposCommandsOptions {
-  sources?: AptSources;
-  /** The -check_ro_fs wrapper; share one with every feature that writes to the root file system. */
-  writable?: WritableMount;
+/** B/<command>/post → the method of AptReposFeature that answers it. */
+export const aptRepoCommands = {
+  'apt/repos/list': 'list',
+  'apt/repos/add': 'add',
+  'apt/repos/remove': 'remove',
+  'apt/repos/edit': 'edit',
+} as const satisfies CommandTable<'apt-repos', AptReposFeature>;
+
+export interface AptReposOptions {
+  /** The apt configuration folder whose sources are managed (/etc/apt on a device). */
+  configDir: string;
 }
 
 /** A repository of the sources as apt/repos/list answers it: every field, in API.md's order. */
@@ -38,33 +44,27 @@ export function fromWireRepository(request: RepositoryRequest): RepositoryInput 
   };
 }
 
-export class ReposCommands {
-  readonly name = 'apt-repositories';
-  readonly sources: AptSources;
-  private readonly writable: WritableMount;
+export class AptReposFeature extends Feature<AptReposOptions> {
+  readonly name = 'apt-repos';
+  readonly sources = new AptSources(this.options.configDir);
 
-  constructor(private readonly context: AgentContext, options: ReposCommandsOptions = {}) {
-    this.sources = options.sources ?? new AptSources(context.settings.apt_config_dir);
-    this.writable = options.writable ?? new WritableMount({ enabled: context.settings.check_ro_fs });
+  async list(): Promise<AnswerOf<'apt/repos/list'>> {
+    return (await this.sources.list()).map((l) => toWireRepository(l.repo));
   }
 
-  async start(): Promise<void> {
-    const { router } = this.context;
-    router.register('apt/repos/list', async () => (await this.sources.list()).map((l) => toWireRepository(l.repo)));
-    router.register('apt/repos/add', async (request) => {
-      await this.writable.around(() => this.sources.add(fromWireRepository(request.repository)));
-      return 'OK';
-    });
-    router.register('apt/repos/remove', async (request) => {
-      await this.writable.around(() => this.sources.remove(fromWireRepository(request.repository)));
-      return 'OK';
-    });
-    router.register('apt/repos/edit', async (request) => {
-      const { old_repository: from, new_repository: to } = request;
-      await this.writable.around(() => this.sources.edit(fromWireRepository(from), fromWireRepository(to)));
-      return 'OK';
-    });
+  async add(request: RequestOf<'apt/repos/add'>): Promise<AnswerOf<'apt/repos/add'>> {
+    await this.deps.writable.around(() => this.sources.add(fromWireRepository(request.repository)));
+    return 'OK';
   }
 
-  async stop(): Promise<void> {}
+  async remove(request: RequestOf<'apt/repos/remove'>): Promise<AnswerOf<'apt/repos/remove'>> {
+    await this.deps.writable.around(() => this.sources.remove(fromWireRepository(request.repository)));
+    return 'OK';
+  }
+
+  async edit(request: RequestOf<'apt/repos/edit'>): Promise<AnswerOf<'apt/repos/edit'>> {
+    const { old_repository: from, new_repository: to } = request;
+    await this.deps.writable.around(() => this.sources.edit(fromWireRepository(from), fromWireRepository(to)));
+    return 'OK';
+  }
 }

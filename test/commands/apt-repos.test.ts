@@ -144,7 +144,7 @@ describe('apt/repos with -check_ro_fs', () => {
       await writeFixtures(dir.path);
       await run('mount', ['-o', 'remount,ro', dir.path]);
       const writable = new WritableMount({ enabled: true, mountPoint: dir.path });
-      t = await startTestAgent(broker.url, { apt_config_dir: dir.path, check_ro_fs: true }, { featureOptions: { repos: { writable } } });
+      t = await startTestAgent(broker.url, { apt_config_dir: dir.path, check_ro_fs: true }, { writable });
       assert.equal(body<string>(await t.client.call('apt/repos/add', { repository: ppa })), 'OK');
       assert.match(await readFile(join(dir.path, 'sources.list.d/managed.list'), 'utf8'), /kicad/);
       const { stdout } = await run('findmnt', ['-n', '-o', 'OPTIONS', '--mountpoint', dir.path]);

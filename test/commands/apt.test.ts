@@ -10,9 +10,8 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
-import { decodeBody, topics, type AptListBody, type AptPackagesBody, type CommandOutputBody } from '../../src/api.js';
+import { decodeBody, decodeStream, topics, type AptListBody, type AptPackagesBody, type AptProgressLine, type CommandOutputBody } from '../../src/api.js';
 import type { Reply } from '../../src/api.js';
-import type { AptProgressLine } from '../../src/commands/apt.js';
 import { TimedOutError } from '../../src/errors.js';
 import { AptGet } from '../../src/system/apt-get.js';
 import { WritableMount } from '../../src/system/ro-fs.js';
@@ -83,9 +82,9 @@ describe('apt packages over a real broker, dpkg and apt', () => {
     await repo.publish();
     broker = await startMosquitto();
     t = await startTestAgent(broker.url, { heartbeat_interval: 0.2 }, {
-      featureOptions: { apt: { writable: new WritableMount({ enabled: true, mountPoint: mount.path }) } },
+      writable: new WritableMount({ enabled: true, mountPoint: mount.path }),
     });
-    await t.client.follow(topics.aptProgress(t.agent.base), (_topic, payload) => progress.push(JSON.parse(payload.toString()) as AptProgressLine));
+    await t.client.follow(topics.aptProgress(t.agent.base), (_topic, payload) => progress.push(decodeStream('apt/progress', payload.toString())));
     await t.client.follow(topics.heartbeat(t.agent.base), () => heartbeats++);
   });
 

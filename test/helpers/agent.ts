@@ -22,7 +22,7 @@ export interface TestAgent {
 export async function startTestAgent(
   brokerUrl: string,
   overrides: Partial<Settings> = {},
-  extra: Pick<AgentOptions, 'featureOptions' | 'restartDelayMs'> = {},
+  extra: Pick<AgentOptions, 'featureOptions' | 'restartDelayMs' | 'writable'> = {},
   clientOptions: Partial<ClientOptions> = {},
 ): Promise<TestAgent> {
   const data = await tempDir('ac-agent-');

@@ -20,7 +20,7 @@ export interface MemoryAgent {
   stop(): Promise<void>;
 }
 
-export async function startMemoryAgent(overrides: Partial<Settings> = {}, extra: Pick<AgentOptions, 'featureOptions' | 'restartDelayMs'> = {}): Promise<MemoryAgent> {
+export async function startMemoryAgent(overrides: Partial<Settings> = {}, extra: Pick<AgentOptions, 'featureOptions' | 'restartDelayMs' | 'writable'> = {}): Promise<MemoryAgent> {
   const data = await tempDir('ac-memory-agent-');
   const settings: Settings = {
     ...defaultSettings(),
