@@ -4,7 +4,7 @@
 // `ERROR: <family> unavailable: <reason>`), and it is started again later, so a folder that
 // appears or a disk that comes back brings the family back without a restart.
 
-import { baseTopic, topics, type Family } from './api.js';
+import { baseTopic, commandNames, familyOf, topics, type Family } from './api.js';
 import { StatusFeature, statusCommands } from './commands/status.js';
 import { AptReposFeature, aptRepoCommands } from './commands/apt-repos.js';
 import { AptFeature, aptCommands, type AptOptions } from './commands/apt.js';
@@ -127,7 +127,9 @@ export class Agent {
     this.connection?.start();
     for (const part of this.parts) await this.startPart(part, this.options.restartDelayMs ?? 5000);
     await this.router.start();
-    this.options.log.info(`serving ${this.router.serving().length} command families under ${this.base}/`);
+    const families = this.router.serving();
+    const commands = commandNames.filter((command) => families.includes(familyOf(command))).length;
+    this.options.log.info(`serving ${commands} commands of ${families.length} families under ${this.base}/`);
   }
 
   private async startPart(part: Part, retryDelayMs: number): Promise<void> {
