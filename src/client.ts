@@ -4,7 +4,7 @@
 // next answer on `B/<command>`.
 
 import { randomBytes, randomUUID } from 'node:crypto';
-import { baseTopic, parseReply, requestSchemas, topics, type CommandName, type Reply, type RequestOf } from './api.js';
+import { baseTopic, DEFAULT_BASE_TOPIC, parseReply, requestSchemas, topics, type CommandName, type Reply, type RequestOf } from './api.js';
 import { silentLogger, type Logger } from './log.js';
 import type { MqttVersion } from './settings.js';
 import { MqttConnection } from './mqtt/connection.js';
@@ -51,7 +51,7 @@ export class ConnectorClient {
     /** Stops the session when the client made it. */
     private readonly end: () => Promise<void>,
   ) {
-    this.base = baseTopic(options.baseTopic ?? '$aws/things/{id}', options.deviceId);
+    this.base = baseTopic(options.baseTopic ?? DEFAULT_BASE_TOPIC, options.deviceId);
     this.replyTopic = `arduino-connector/replies/${randomUUID()}`;
   }
 

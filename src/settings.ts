@@ -1,6 +1,7 @@
 // Every setting of the agent: its config-file key (also a flag and an upper-case environment
 // variable), its type, default and help text. Keys of ../shared/API.md first, then this agent's.
 
+import { DEFAULT_BASE_TOPIC } from './api/topics.js';
 import { ConfigError } from './errors.js';
 
 export type SettingType = 'string' | 'boolean' | 'number';
@@ -30,7 +31,7 @@ export const settingDefinitions = [
   { key: 'check_ro_fs', type: 'boolean', default: false, help: 'remount / read-write around commands that write, read-only after' },
   { key: 'env_vars_to_load', type: 'string', default: '', help: 'extra environment for sketches: NAME=value,NAME=value' },
   { key: 'signature_key', type: 'string', default: '', help: 'public key (PEM, "\\n" for newlines, or a path to a PEM file) that signs sketches and updates' },
-  { key: 'base_topic', type: 'string', default: '$aws/things/{id}', help: 'base of every topic; {id} is the device id (e.g. devices/{id})' },
+  { key: 'base_topic', type: 'string', default: DEFAULT_BASE_TOPIC, help: 'base of every topic; {id} is the device id (e.g. devices/{id})' },
   { key: 'heartbeat_interval', type: 'number', default: 15, help: 'seconds between heartbeats (0: no heartbeat)' },
   { key: 'drop_folder', type: 'string', default: '/tmp/sketches', help: 'a file dropped here is installed and started as sketchLoadedThroughUSB' },
   { key: 'docker_host', type: 'string', default: '', help: 'Docker Engine API socket (default: DOCKER_HOST, else /var/run/docker.sock)' },
