@@ -6,6 +6,7 @@
 
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
+import { once } from 'node:events';
 import { appendFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -150,7 +151,10 @@ export default async function sketchesBench(): Promise<BenchResult[]> {
       lost.push(bytes === expectedBytes && hash.digest('hex') === expectedHash ? 0 : Math.max(1, expectedBytes - bytes));
       outputRss.push((peak - baseline) / 1024);
       await client.endAsync();
+      // The next round measures one agent alone, not beside this one's shutdown.
+      const exited = once(agent, 'exit');
       agent.kill('SIGTERM');
+      await exited;
     }
 
     // ---- upload ----------------------------------------------------------------------------
