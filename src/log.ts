@@ -1,4 +1,8 @@
-// Log lines go to stderr, one line each, so a service manager's journal keeps them in order.
+// Log lines go to stderr, one line each, so a service manager's journal keeps them in order. Every
+// message is escaped on its way out (src/text.ts): a value from a request, a stack trace or a
+// program's output can never start a line of its own, forge one, or reach the reader's terminal.
+
+import { escapeText } from './text.js';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 
@@ -19,7 +23,7 @@ export function createLogger(options: { level?: LogLevel; scope?: string; write?
     const emit = (at: LogLevel, message: string) => {
       if (order[at] < order[level]) return;
       const prefix = scope ? `[${scope}] ` : '';
-      write(`${new Date().toISOString()} ${at.toUpperCase().padEnd(5)} ${prefix}${message}\n`);
+      write(`${new Date().toISOString()} ${at.toUpperCase().padEnd(5)} ${prefix}${escapeText(message)}\n`);
     };
     return {
       debug: (m) => emit('debug', m),

@@ -1,4 +1,6 @@
-// The text of an answer: `INFO: <body>` or `ERROR: <message>`, one line ending in a newline.
+// The text of an answer: `INFO: <body>` or `ERROR: <message>`, ending in a newline.
+
+import { escapeKeepingLines } from '../text.js';
 
 export function formatInfo(body: unknown): string {
   return `INFO: ${typeof body === 'string' ? body : JSON.stringify(body)}\n`;
@@ -6,8 +8,9 @@ export function formatInfo(body: unknown): string {
 
 export function formatError(message: string): string {
   // Clients trim trailing whitespace, so the answer ends with exactly one newline whatever the
-  // message ended with.
-  return `ERROR: ${message.trimEnd()}\n`;
+  // message ended with. Line breaks stay (apt's output is part of some answers); every other
+  // control character is escaped, so no answer can drive the terminal of whoever reads it.
+  return `ERROR: ${escapeKeepingLines(message.trimEnd())}\n`;
 }
 
 export type Reply = { ok: true; body: string } | { ok: false; message: string };

@@ -1,6 +1,7 @@
 // Field rules that several commands share. They run before any handler, so a handler never sees a
 // name that could leave its folder, an option where a package name belongs, or a URL path escape.
 
+import { quoteValue } from '../text.js';
 import { str, ValidationError, type Schema } from './schema.js';
 
 /** Longest file name most Linux file systems accept, in bytes. */
@@ -10,7 +11,7 @@ const maxNameBytes = 255;
  * ..."), or undefined when it is a plain, visible file name. The request schema and the sketch store
  * apply this one rule. */
 export function fileNameProblem(value: string): string | undefined {
-  const shown = JSON.stringify(value);
+  const shown = quoteValue(value);
   if (value === '') return 'is empty';
   if (value.includes('\0')) return 'contains a NUL character';
   if (value.includes('/')) return `${shown} contains "/"`;

@@ -3,6 +3,7 @@
 // memory budget, so this stays a few combinators rather than a general schema library.
 
 import { InvalidError } from '../errors.js';
+import { quoteValue } from '../text.js';
 
 /** A request that does not fit its command's schema. */
 export class ValidationError extends InvalidError {
@@ -77,7 +78,7 @@ export function oneOf<const T extends string>(...choices: T[]): Schema<T> {
     parse(value, at) {
       if (typeof value !== 'string') fail(at, `one of ${choices.join(', ')}`, value);
       const hit = choices.find((c) => c === value);
-      if (hit === undefined) throw new ValidationError(`${at}: unknown value "${value}", expected one of ${choices.join(', ')}`);
+      if (hit === undefined) throw new ValidationError(`${at}: unknown value ${quoteValue(value)}, expected one of ${choices.join(', ')}`);
       return hit;
     },
   };

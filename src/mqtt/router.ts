@@ -5,10 +5,12 @@
 // failed answers `ERROR: <family> unavailable: <reason>`, never silence. A handler can never take
 // the agent down.
 
+import { isUtf8 } from 'node:buffer';
 import { commandNames, familyOf, formatError, formatInfo, requestSchemas, topics, type AnswerOf, type CommandName, type Family, type RequestOf } from '../api.js';
 import { ValidationError } from '../api/schema.js';
 import { UnavailableError } from '../errors.js';
 import { errorMessage, type Logger } from '../log.js';
+import { escapeText } from '../text.js';
 import { answerError } from './answer-error.js';
 import type { MessageBus, MessageMeta } from './message-bus.js';
 
@@ -45,13 +47,17 @@ export function decodeRequest<K extends CommandName>(command: K, payload: Buffer
   if (payload.length > maxBytes) {
     throw new ValidationError(`payload of ${payload.length} bytes exceeds the limit of ${maxBytes} bytes`);
   }
+  if (!isUtf8(payload)) {
+    throw new ValidationError(`the payload is not UTF-8 text (${firstInvalidByte(payload)})`);
+  }
   const text = payload.toString('utf8').trim();
   let value: unknown = {};
   if (text !== '') {
     try {
       value = JSON.parse(text);
     } catch (err) {
-      throw new ValidationError(`invalid JSON: ${errorMessage(err)}`);
+      // Newer V8s quote the payload in the message: it is the sender's text.
+      throw new ValidationError(`invalid JSON: ${escapeText(errorMessage(err), 300)}`);
     }
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
@@ -61,6 +67,30 @@ export function decodeRequest<K extends CommandName>(command: K, payload: Buffer
 }
 
 type FamilyState = { serving: ServedFamily } | { unavailable: string };
+
+/** Where a payload stops being UTF-8, for the sender (one pass: payloads may be 1 MiB). */
+function firstInvalidByte(payload: Buffer): string {
+  let i = 0;
+  while (i < payload.length) {
+    const lead = payload[i]!;
+    if (lead < 0x80) {
+      i++;
+      continue;
+    }
+    const length = lead >= 0xc2 && lead <= 0xdf ? 2 : lead >= 0xe0 && lead <= 0xef ? 3 : lead >= 0xf0 && lead <= 0xf4 ? 4 : 0;
+    // The second byte's range also excludes overlong forms, surrogates and code points past U+10FFFF.
+    const low = lead === 0xe0 ? 0xa0 : lead === 0xf0 ? 0x90 : 0x80;
+    const high = lead === 0xed ? 0x9f : lead === 0xf4 ? 0x8f : 0xbf;
+    let ok = length > 0;
+    for (let k = 1; ok && k < length; k++) {
+      const next = payload[i + k];
+      ok = next !== undefined && next >= (k === 1 ? low : 0x80) && next <= (k === 1 ? high : 0xbf);
+    }
+    if (!ok) return `byte 0x${lead.toString(16).padStart(2, '0')} at offset ${i}`;
+    i += length;
+  }
+  return 'no invalid byte found';
+}
 
 export class CommandRouter {
   private readonly families = new Map<Family, FamilyState>();
@@ -123,7 +153,8 @@ export class CommandRouter {
     } catch (err) {
       const answered = answerError(family, err);
       if (answered.level === 'error') log.error(`${command} failed unexpectedly: ${answered.detail ?? answered.message}`);
-      else log[answered.level](`${command}: ${answered.message}`);
+      // A log line stays short: the answer carries the whole message (apt's 2 KiB of output).
+      else log[answered.level](`${command}: ${escapeText(answered.message, 2048)}`);
       answer = formatError(answered.message);
     }
     await this.reply(command, answer, meta);
