@@ -10,6 +10,7 @@ import { errorMessage, type Logger } from '../log.js';
 import type { WritableMount } from '../system/ro-fs.js';
 import { removeStaleDownloads } from './download.js';
 import { KeyedLock } from './id-lock.js';
+import { stillRunning, type ProcessIdentity } from './process-identity.js';
 import type { SketchLauncher } from './launcher.js';
 import { isFileName, sketchFilePath } from './names.js';
 import type { SketchStatusSource } from './status-source.js';
@@ -55,6 +56,9 @@ export class SketchRegistry implements SketchStatusSource, SketchHost {
     });
     const found = new Map<string, SketchSupervisor>();
     for (const record of table.list()) found.set(record.id, new SketchSupervisor(record.id, record.name, record.desired, this));
+    // A sketch that outlived a killed agent (it ignored the terminal's hang-up) would otherwise
+    // run twice once the agent starts it again.
+    for (const record of table.list()) if (record.process) await endLeftover(record.id, record.process, log);
     for (const name of await this.untrackedFiles(found)) found.set(name, new SketchSupervisor(name, name, 'STOPPED', this));
     this.table = table;
     for (const [id, sketch] of found) this.sketches.set(id, sketch);
@@ -199,6 +203,35 @@ export class SketchRegistry implements SketchStatusSource, SketchHost {
     }
     return out;
   }
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** Ends the process group of a sketch started by an earlier run of the agent, if it still runs:
+ * SIGTERM, then SIGKILL after 3 s. */
+async function endLeftover(id: string, identity: ProcessIdentity, log: Logger): Promise<void> {
+  if (!(await stillRunning(identity))) return;
+  log.warn(`sketch ${id}: pid ${identity.pid} is still running from an earlier run of the agent; ending it`);
+  const signal = (name: NodeJS.Signals) => {
+    // The sketch leads its own process group (its terminal's session); its children go with it.
+    try {
+      process.kill(-identity.pid, name);
+    } catch {
+      try {
+        process.kill(identity.pid, name);
+      } catch {
+        // Gone meanwhile.
+      }
+    }
+  };
+  for (const [name, waitMs] of [['SIGTERM', 3000], ['SIGKILL', 2000]] as const) {
+    signal(name);
+    for (let waited = 0; waited < waitMs; waited += 50) {
+      if (!(await stillRunning(identity))) return;
+      await sleep(50);
+    }
+  }
+  log.error(`sketch ${id}: pid ${identity.pid} from an earlier run could not be ended`);
 }
 
 function shuttingDown(): RefusedError {

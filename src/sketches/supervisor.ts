@@ -10,6 +10,7 @@ import { ConflictError, FailedError, NotFoundError } from '../errors.js';
 import { errorMessage, type Logger } from '../log.js';
 import type { SketchLauncher } from './launcher.js';
 import { SketchStopError, type SketchExit, type SketchProcess } from './process.js';
+import { identify, type ProcessIdentity } from './process-identity.js';
 import type { DesiredState, SketchRecord } from './table.js';
 
 export type SketchAction = 'START' | 'STOP' | 'PAUSE' | 'DELETE';
@@ -57,6 +58,8 @@ export class SketchSupervisor {
   private lastExit: SketchExit | undefined;
   /** Set while the agent itself ends the process, so its end is not reported as the sketch's own. */
   private stopRequested = false;
+  /** Who the running process is, as written in the sketch table. */
+  private identity: ProcessIdentity | undefined;
   /** When it was last started (B/stdin goes to the most recently started sketch). */
   startedAt = 0n;
 
@@ -101,7 +104,9 @@ export class SketchSupervisor {
   async remember(desired: DesiredState): Promise<void> {
     this.wanted = desired;
     try {
-      await this.host.remember({ id: this.id, name: this.name, desired });
+      const record: SketchRecord = { id: this.id, name: this.name, desired };
+      if (this.child && this.identity?.pid === this.child.pid) record.process = this.identity;
+      await this.host.remember(record);
     } catch (err) {
       throw new FailedError(`the sketch table could not be saved: ${errorMessage(err)}`, { cause: err });
     }
@@ -122,6 +127,10 @@ export class SketchSupervisor {
     void child.exited.then((exit) => this.ended(child, exit));
     this.host.log.info(`sketch ${this.id} (${this.name}) started, pid ${child.pid}`);
     this.setState('RUNNING');
+    // Written before anything else can happen to the agent, so a later run can tell this process
+    // from a stranger's and end it if it outlived the agent.
+    this.identity = await identify(child.pid);
+    await this.remember(this.wanted).catch((err) => this.host.log.warn(`sketch ${this.id}: its process was not recorded: ${errorMessage(err)}`));
     return child.pid;
   }
 

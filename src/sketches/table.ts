@@ -7,6 +7,7 @@ import { basename, dirname, join } from 'node:path';
 import { writeFileAtomic } from '../lib/atomic-file.js';
 import { errorMessage, silentLogger, type Logger } from '../log.js';
 import { checkFileName } from './names.js';
+import type { ProcessIdentity } from './process-identity.js';
 import { SerialQueue } from '../lib/serial-queue.js';
 
 export type DesiredState = 'RUNNING' | 'STOPPED' | 'PAUSED';
@@ -15,6 +16,9 @@ export interface SketchRecord {
   id: string;
   name: string;
   desired: DesiredState;
+  /** The process that ran it when the record was written, so a later run of the agent can end it
+   * if it outlived the agent (a kill -9 outside systemd) rather than start a second copy. */
+  process?: ProcessIdentity;
 }
 
 const desiredStates: readonly string[] = ['RUNNING', 'STOPPED', 'PAUSED'];
@@ -93,7 +97,15 @@ function checkRecord(record: SketchRecord): SketchRecord {
   checkFileName(record.id, 'sketch id');
   checkFileName(record.name, 'sketch name');
   if (!desiredStates.includes(record.desired)) throw new TypeError(`desired state must be one of ${desiredStates.join(', ')}, not ${String(record.desired)}`);
-  return { id: record.id, name: record.name, desired: record.desired };
+  const out: SketchRecord = { id: record.id, name: record.name, desired: record.desired };
+  const p = record.process as Partial<ProcessIdentity> | undefined;
+  if (p !== undefined) {
+    if (typeof p !== 'object' || p === null || !Number.isInteger(p.pid) || !Number.isInteger(p.startTicks) || typeof p.bootId !== 'string') {
+      throw new TypeError('process must be {pid, startTicks, bootId}');
+    }
+    out.process = { pid: p.pid!, startTicks: p.startTicks!, bootId: p.bootId };
+  }
+  return out;
 }
 
 function parseTable(text: string): SketchRecord[] {
