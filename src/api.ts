@@ -54,6 +54,25 @@ export function isCommandName(name: string): name is CommandName {
   return Object.prototype.hasOwnProperty.call(requestSchemas, name);
 }
 
+/** Largest request each command accepts, in bytes: far below the router's 1 MiB where the API
+ * never needs more. 500 package names of up to 256 characters, or a container's Docker API
+ * configuration, need more than the rest. */
+const defaultPayloadLimit = 64 * 1024;
+const payloadLimits: Partial<Record<CommandName, number>> = {
+  'apt/install': 160 * 1024,
+  'apt/upgrade': 160 * 1024,
+  'apt/remove': 160 * 1024,
+  'containers/action': 256 * 1024,
+};
+
+export function payloadLimitOf(command: CommandName): number {
+  return payloadLimits[command] ?? defaultPayloadLimit;
+}
+
+/** Deepest nesting of objects and arrays any request may have (a Docker API configuration is the
+ * deepest the API needs, at under ten levels). */
+export const MAX_REQUEST_DEPTH = 32;
+
 const familyByCommand = new Map<string, Family>(
   Object.entries(commandFamilies).flatMap(([family, requests]) => Object.keys(requests).map((c) => [c, family as Family] as const)),
 );

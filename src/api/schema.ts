@@ -96,14 +96,29 @@ export function arrayOf<T>(item: Schema<T>, rules: { max?: number; min?: number 
   };
 }
 
-/** Any JSON object, passed through as it is (Docker API shapes, for example). */
-export function jsonObject(): Schema<Record<string, unknown>> {
+/** Any JSON object, passed through as it is (Docker API shapes, for example), at most
+ * `maxDepth` levels deep counting itself. */
+export function jsonObject(rules: { maxDepth?: number } = {}): Schema<Record<string, unknown>> {
+  const maxDepth = rules.maxDepth ?? 10;
   return {
     parse(value, at) {
       if (typeof value !== 'object' || value === null || Array.isArray(value)) fail(at, 'an object', value);
+      if (depthOf(value, maxDepth) > maxDepth) throw new ValidationError(`${at}: nested deeper than ${maxDepth} levels`);
       return value as Record<string, unknown>;
     },
   };
+}
+
+/** How deep objects and arrays nest in a parsed value; stops looking past `stopAfter`. */
+function depthOf(value: unknown, stopAfter: number, depth = 1): number {
+  if (typeof value !== 'object' || value === null) return depth - 1;
+  if (depth > stopAfter) return depth;
+  let deepest = depth;
+  for (const child of Object.values(value)) {
+    deepest = Math.max(deepest, depthOf(child, stopAfter, depth + 1));
+    if (deepest > stopAfter) break;
+  }
+  return deepest;
 }
 
 export function optional<T>(inner: Schema<T>): Schema<T | undefined> {

@@ -6,7 +6,7 @@
 // the agent down.
 
 import { isUtf8 } from 'node:buffer';
-import { commandNames, familyOf, formatError, formatInfo, requestSchemas, topics, type AnswerOf, type CommandName, type Family, type RequestOf } from '../api.js';
+import { commandNames, familyOf, formatError, formatInfo, MAX_REQUEST_DEPTH, payloadLimitOf, requestSchemas, topics, type AnswerOf, type CommandName, type Family, type RequestOf } from '../api.js';
 import { ValidationError } from '../api/schema.js';
 import { UnavailableError } from '../errors.js';
 import { errorMessage, type Logger } from '../log.js';
@@ -31,7 +31,7 @@ export interface RouterOptions {
   bus: MessageBus;
   base: string;
   log: Logger;
-  /** Requests larger than this are refused unread (default 1 MiB). */
+  /** Requests larger than this are refused unread, whatever their command allows (default 1 MiB). */
   maxPayloadBytes?: number;
 }
 
@@ -44,8 +44,13 @@ export function isPublishableTopic(topic: string): boolean {
 
 /** Decodes and validates a request payload; throws ValidationError with a message for the sender. */
 export function decodeRequest<K extends CommandName>(command: K, payload: Buffer, maxBytes = DEFAULT_MAX_PAYLOAD): RequestOf<K> {
-  if (payload.length > maxBytes) {
-    throw new ValidationError(`payload of ${payload.length} bytes exceeds the limit of ${maxBytes} bytes`);
+  const limit = Math.min(maxBytes, payloadLimitOf(command));
+  if (payload.length > limit) {
+    throw new ValidationError(`payload of ${payload.length} bytes exceeds the limit of ${limit} bytes`);
+  }
+  // Before the parser: a payload nested thousands deep costs it, and every later walk, dearly.
+  if (nestingDepth(payload, MAX_REQUEST_DEPTH) > MAX_REQUEST_DEPTH) {
+    throw new ValidationError(`the request is nested deeper than ${MAX_REQUEST_DEPTH} levels`);
   }
   if (!isUtf8(payload)) {
     throw new ValidationError(`the payload is not UTF-8 text (${firstInvalidByte(payload)})`);
@@ -67,6 +72,28 @@ export function decodeRequest<K extends CommandName>(command: K, payload: Buffer
 }
 
 type FamilyState = { serving: ServedFamily } | { unavailable: string };
+
+/** How deep objects and arrays nest in a JSON text, counted outside strings; stops counting past
+ * `stopAfter`. One pass over the bytes. */
+export function nestingDepth(payload: Buffer, stopAfter: number): number {
+  let depth = 0;
+  let deepest = 0;
+  let inString = false;
+  for (let i = 0; i < payload.length; i++) {
+    const byte = payload[i]!;
+    if (inString) {
+      if (byte === 0x5c) i++; // backslash: the next byte is escaped
+      else if (byte === 0x22) inString = false;
+    } else if (byte === 0x22) {
+      inString = true;
+    } else if (byte === 0x7b || byte === 0x5b) {
+      if (++depth > deepest && (deepest = depth) > stopAfter) return deepest;
+    } else if (byte === 0x7d || byte === 0x5d) {
+      depth--;
+    }
+  }
+  return deepest;
+}
 
 /** Where a payload stops being UTF-8, for the sender (one pass: payloads may be 1 MiB). */
 function firstInvalidByte(payload: Buffer): string {

@@ -83,4 +83,27 @@ describe('command router', () => {
     router.serve({ family: 'stats', handle: async () => 'fine' });
     assert.equal(await router.handle('stats', Buffer.from('')), 'INFO: fine\n');
   });
+
+  it('bounds size per command and nesting before the payload is parsed', async () => {
+    const { router } = setUp();
+    router.serve({ family: 'sketches', handle: async () => 'ran' });
+    router.serve({ family: 'apt', handle: async () => ({ output: 'ran' }) });
+    router.serve({ family: 'containers', handle: async () => [] });
+    const deep = Buffer.from(`${'['.repeat(10_000)}${']'.repeat(10_000)}`);
+    assert.equal(await router.handle('sketch', deep), 'ERROR: the request is nested deeper than 32 levels\n');
+    // Brackets inside strings are text, not nesting.
+    const quoted = JSON.stringify({ id: 'blink', action: 'STOP', note: `${'['.repeat(1000)}\\"${'{'.repeat(1000)}` });
+    assert.equal(await router.handle('sketch', Buffer.from(quoted)), 'INFO: ran\n');
+    // A sketch command never needs 64 KiB; 500 long package names need more, and may have it.
+    assert.equal(await router.handle('sketch', Buffer.alloc(70 * 1024, 32)), 'ERROR: payload of 71680 bytes exceeds the limit of 65536 bytes\n');
+    const names = Array.from({ length: 500 }, (_, i) => `pkg${i}-${'a'.repeat(240)}`);
+    assert.equal(await router.handle('apt/install', Buffer.from(JSON.stringify({ packages: names }))), 'INFO: {"output":"ran"}\n');
+    // A Docker configuration deeper than any real one is refused by its field.
+    let config: Record<string, unknown> = { Leaf: true };
+    for (let i = 0; i < 12; i++) config = { Nested: config };
+    assert.equal(
+      await router.handle('containers/action', Buffer.from(JSON.stringify({ action: 'run', image: 'busybox', container_config: config }))),
+      'ERROR: field "container_config": nested deeper than 10 levels\n',
+    );
+  });
 });
