@@ -126,11 +126,11 @@ export class SketchSupervisor {
     this.startedAt = process.hrtime.bigint();
     void child.exited.then((exit) => this.ended(child, exit));
     this.host.log.info(`sketch ${this.id} (${this.name}) started, pid ${child.pid}`);
-    this.setState('RUNNING');
-    // Written before anything else can happen to the agent, so a later run can tell this process
-    // from a stranger's and end it if it outlived the agent.
+    // Written at once, so a later run can tell this process from a stranger's and end it if it
+    // outlives the agent; before the state is told, so B/status never runs ahead of the table.
     this.identity = await identify(child.pid);
     await this.remember(this.wanted).catch((err) => this.host.log.warn(`sketch ${this.id}: its process was not recorded: ${errorMessage(err)}`));
+    if (this.child === child) this.setState('RUNNING');
     return child.pid;
   }
 
