@@ -69,6 +69,22 @@ export function payloadLimitOf(command: CommandName): number {
   return payloadLimits[command] ?? defaultPayloadLimit;
 }
 
+/** Requests of one family that may be in progress at once; more are answered `ERROR: busy, retry`
+ * rather than queued without end. Commands that run one at a time anyway (apt changes, repository
+ * edits) need few; status answers from memory at once and has no bound. */
+const concurrencyLimits: Record<Family, number> = {
+  status: Infinity,
+  sketches: 32,
+  stats: 16,
+  apt: 16,
+  'apt-repos': 16,
+  containers: 16,
+};
+
+export function concurrencyLimitOf(family: Family): number {
+  return concurrencyLimits[family];
+}
+
 /** Deepest nesting of objects and arrays any request may have (a Docker API configuration is the
  * deepest the API needs, at under ten levels). */
 export const MAX_REQUEST_DEPTH = 32;

@@ -16,7 +16,9 @@ export type FailureKind =
   /** It ran out of time (a hung apt-get, an engine that stopped answering). */
   | 'timed-out'
   /** It was tried and failed (apt-get exited 100, a download broke). */
-  | 'failed';
+  | 'failed'
+  /** Too much of its kind is in progress; the sender should try again later. */
+  | 'busy';
 
 /** An error whose message is meant for the one who sent the command: answered as `ERROR:` and
  * logged without a stack trace. */
@@ -68,6 +70,28 @@ export class FailedError extends DomainError {
   constructor(message: string, options?: { cause?: unknown }) {
     super('failed', message, options);
   }
+}
+
+export class BusyError extends DomainError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('busy', message, options);
+  }
+}
+
+const errorOfKind: Record<FailureKind, new (message: string, options?: { cause?: unknown }) => DomainError> = {
+  invalid: InvalidError,
+  'not-found': NotFoundError,
+  conflict: ConflictError,
+  unavailable: UnavailableError,
+  refused: RefusedError,
+  'timed-out': TimedOutError,
+  failed: FailedError,
+  busy: BusyError,
+};
+
+/** The same failure, its message prefixed with the step it happened in ("download failed: HTTP 404"). */
+export function prefixedError(label: string, err: DomainError): DomainError {
+  return new errorOfKind[err.kind](`${label}: ${err.message}`, { cause: err });
 }
 
 /** A configuration or start-up problem that should end the program with a clear message. */

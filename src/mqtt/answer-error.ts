@@ -20,6 +20,8 @@ export function answerError(family: Family, err: unknown): AnsweredError {
       const prefix = `${family} unavailable`;
       return { message: err.message.startsWith(prefix) ? err.message : `${prefix}: ${err.message}`, level: 'warn' };
     }
+    // A flood answered busy would otherwise write a line per refused request.
+    if (err.kind === 'busy') return { message: err.message, level: 'debug' };
     const level = err.kind === 'failed' || err.kind === 'timed-out' ? 'warn' : 'info';
     return { message: err.message, level };
   }

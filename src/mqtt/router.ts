@@ -6,9 +6,9 @@
 // the agent down.
 
 import { isUtf8 } from 'node:buffer';
-import { commandNames, familyOf, formatError, formatInfo, MAX_REQUEST_DEPTH, payloadLimitOf, requestSchemas, topics, type AnswerOf, type CommandName, type Family, type RequestOf } from '../api.js';
+import { commandNames, concurrencyLimitOf, familyOf, formatError, formatInfo, MAX_REQUEST_DEPTH, payloadLimitOf, requestSchemas, topics, type AnswerOf, type CommandName, type Family, type RequestOf } from '../api.js';
 import { ValidationError } from '../api/schema.js';
-import { UnavailableError } from '../errors.js';
+import { BusyError, UnavailableError } from '../errors.js';
 import { errorMessage, type Logger } from '../log.js';
 import { escapeText } from '../text.js';
 import { answerError } from './answer-error.js';
@@ -122,6 +122,8 @@ function firstInvalidByte(payload: Buffer): string {
 export class CommandRouter {
   private readonly families = new Map<Family, FamilyState>();
   private readonly loggers = new Map<CommandName, Logger>();
+  /** Requests of each family being handled now. */
+  private readonly inProgress = new Map<Family, number>();
   private subscribed = false;
 
   constructor(private readonly options: RouterOptions) {}
@@ -175,8 +177,15 @@ export class CommandRouter {
       const request = decodeRequest(command, payload, maxPayloadBytes);
       const state = this.families.get(family) ?? { unavailable: 'not started' };
       if ('unavailable' in state) throw new UnavailableError(state.unavailable);
-      const body = await state.serving.handle(command, request, { command, log: this.loggerOf(command) });
-      answer = formatInfo(body);
+      const running = this.inProgress.get(family) ?? 0;
+      if (running >= concurrencyLimitOf(family)) throw new BusyError(`busy, retry: ${running} ${family} requests are in progress`);
+      this.inProgress.set(family, running + 1);
+      try {
+        const body = await state.serving.handle(command, request, { command, log: this.loggerOf(command) });
+        answer = formatInfo(body);
+      } finally {
+        this.inProgress.set(family, (this.inProgress.get(family) ?? 1) - 1);
+      }
     } catch (err) {
       const answered = answerError(family, err);
       if (answered.level === 'error') log.error(`${command} failed unexpectedly: ${answered.detail ?? answered.message}`);

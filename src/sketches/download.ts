@@ -8,17 +8,7 @@ import { open, readdir, unlink, type FileHandle } from 'node:fs/promises';
 import type { Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { join } from 'node:path';
-import {
-  ConflictError,
-  DomainError,
-  FailedError,
-  InvalidError,
-  NotFoundError,
-  RefusedError,
-  TimedOutError,
-  UnavailableError,
-  type FailureKind,
-} from '../errors.js';
+import { DomainError, FailedError, prefixedError, RefusedError } from '../errors.js';
 import { errorMessage } from '../log.js';
 import { DEFAULT_HTTP_TIMEOUT_MS, checkHttpUrl, httpFailure, openHttpStream, readHttpBody, transferSignal, type HttpGetOptions } from '../lib/http-client.js';
 import { YoungGarbageCollector } from '../lib/young-garbage.js';
@@ -61,7 +51,7 @@ export async function downloadVerified(req: DownloadRequest): Promise<VerifiedDo
   const http: HttpGetOptions = { token: req.token, timeoutMs: req.timeoutMs ?? defaultDownloadTimeoutMs, signal, env: req.env, ca: req.ca };
 
   const response = await openHttpStream(req.url, http).catch((err: unknown) => {
-    throw inStep('download failed', httpFailure(err, signal));
+    throw prefixedError('download failed', httpFailure(err, signal));
   });
   const body = response.body;
   if (response.declaredBytes !== undefined && response.declaredBytes > req.maxBytes) {
@@ -116,7 +106,7 @@ export async function downloadVerified(req: DownloadRequest): Promise<VerifiedDo
         await finished(out);
       }
     } catch (err) {
-      failure = inStep('download failed', httpFailure(err, signal));
+      failure = prefixedError('download failed', httpFailure(err, signal));
     }
     // The disk's failure explains the others (the body is cut once the file cannot be written).
     if (writeError) failure = new FailedError(`saving the download failed: ${errorMessage(writeError)}`, { cause: writeError });
@@ -126,7 +116,7 @@ export async function downloadVerified(req: DownloadRequest): Promise<VerifiedDo
       throw failure;
     }
     const signature = await readHttpBody(`${req.url}.sig`, { ...http, maxBytes: maxSignatureBytes }).catch((err: unknown) => {
-      throw inStep('signature download failed', httpFailure(err, signal));
+      throw prefixedError('signature download failed', httpFailure(err, signal));
     });
     if (signature.length !== expectedSignatureBytes) {
       throw new RefusedError(`signature check failed: the signature has ${signature.length} bytes, the key expects ${expectedSignatureBytes}`);
@@ -167,22 +157,6 @@ function signatureLength(key: KeyObject): number {
 
 function tooLarge(maxBytes: number): RefusedError {
   return new RefusedError(`sketch larger than ${maxBytes} bytes (max_sketch_size)`);
-}
-
-const errorOfKind: Record<FailureKind, new (message: string, options?: { cause?: unknown }) => DomainError> = {
-  invalid: InvalidError,
-  'not-found': NotFoundError,
-  conflict: ConflictError,
-  unavailable: UnavailableError,
-  refused: RefusedError,
-  'timed-out': TimedOutError,
-  failed: FailedError,
-};
-
-/** The HTTP client's bare reason, prefixed with the step it failed ("download failed: HTTP 404"),
- * of the same kind. */
-function inStep(label: string, err: DomainError): DomainError {
-  return new errorOfKind[err.kind](`${label}: ${err.message}`, { cause: err });
 }
 
 /** Resolves when the stream wants more data, or is closed (after an error). */

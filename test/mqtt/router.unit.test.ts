@@ -107,3 +107,21 @@ describe('command router', () => {
     );
   });
 });
+
+describe('command router under load', () => {
+  it('answers busy beyond what a family may have in progress, and status stays answered', async () => {
+    const { router } = setUp();
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    router.serve({ family: 'apt', handle: async () => gate.then(() => ({ output: 'done' })) });
+    router.serve({ family: 'status', handle: async () => ({ sketches: {} }) });
+    const pending = Array.from({ length: 20 }, () => router.handle('apt/update', Buffer.from('{}')));
+    const early = await Promise.race([Promise.all(pending.slice(16)), new Promise((r) => setTimeout(() => r('waited'), 1000))]);
+    assert.deepEqual(early, Array(4).fill('ERROR: busy, retry: 16 apt requests are in progress\n'));
+    assert.equal(await router.handle('status', Buffer.from('')), 'INFO: {"sketches":{}}\n');
+    release();
+    assert.deepEqual(await Promise.all(pending.slice(0, 16)), Array(16).fill('INFO: {"output":"done"}\n'));
+    // Once they are done, the family takes requests again.
+    assert.equal(await router.handle('apt/update', Buffer.from('{}')), 'INFO: {"output":"done"}\n');
+  });
+});
