@@ -97,7 +97,12 @@ export class Agent {
       signatureKey: settings.signature_key,
       maxSketchBytes: settings.max_sketch_size,
       dropFolder: settings.drop_folder,
-      environment: settings,
+      environment: {
+        http_proxy: settings.http_proxy,
+        https_proxy: settings.https_proxy,
+        all_proxy: settings.all_proxy,
+        env_vars_to_load: settings.env_vars_to_load,
+      },
       ...extra.sketches,
     });
     const status = new StatusFeature(deps('status'), { sketches: sketches.status });

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import mqtt, { type IClientOptions, type IClientPublishOptions, type IPublishPacket, type MqttClient } from 'mqtt';
 import { ConfigError } from '../errors.js';
 import { errorMessage, type Logger } from '../log.js';
-import { parseMqttVersion, type MqttVersion } from '../settings.js';
+import type { MqttVersion } from '../settings.js';
 import { describeFailure, FailureLog, type ConnectError } from './connect-failures.js';
 import type { MessageBus, MessageHandler, PublishOptions } from './message-bus.js';
 import { redactPayload } from './redact.js';
@@ -138,7 +138,7 @@ export class MqttConnection extends EventEmitter implements MessageBus {
 
   constructor(private readonly settings: ConnectionSettings, private readonly log: Logger) {
     super();
-    this.mode = parseMqttVersion(settings.mqttVersion ?? 'auto');
+    this.mode = settings.mqttVersion ?? 'auto';
     this.protocolVersion = this.mode === '3.1.1' ? 4 : 5;
     this.delayMs = this.backoff.initialMs;
     this.failures = new FailureLog(log, settings.failureLogIntervalMs ?? 60_000);

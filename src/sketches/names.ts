@@ -5,8 +5,6 @@ import { basename, dirname, resolve } from 'node:path';
 import { fileNameProblem } from '../api/fields.js';
 import { InvalidError } from '../errors.js';
 
-export { fileNameProblem };
-
 /** Throws an InvalidError if `value` is not a plain, visible file name. `what` names it in the message. */
 export function checkFileName(value: string, what = 'name'): void {
   if (typeof value !== 'string') throw new InvalidError(`${what} is not a string`);
