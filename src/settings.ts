@@ -26,6 +26,7 @@ export const settingDefinitions = [
   { key: 'authurl', type: 'string', default: 'https://hydra.arduino.cc/', help: 'OAuth server of the cloud (device authorisation flow)' },
   { key: 'auth_client_id', type: 'string', default: 'connector', help: 'OAuth client id used to log in' },
   { key: 'apiurl', type: 'string', default: 'https://api2.arduino.cc', help: 'cloud device API' },
+  { key: 'token', type: 'string', default: '', help: 'access token for -register, which then skips the device login; never logged nor written to the config file', secret: true, flagOnly: true },
   { key: 'cert_path', type: 'string', default: '/etc/arduino-connector', help: 'folder of certificate.pem, certificate.key (0600) and optionally ca.pem' },
   { key: 'sketches_path', type: 'string', default: '/var/lib/arduino-connector', help: 'data folder: sketches/ (0700) and the sketch table' },
   { key: 'check_ro_fs', type: 'boolean', default: false, help: 'remount / read-write around commands that write, read-only after' },

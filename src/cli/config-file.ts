@@ -36,17 +36,23 @@ export async function readConfigFile(path: string, required: boolean): Promise<R
   return parseConfigText(text, path);
 }
 
-/** Writes the settings that differ from their defaults (and always id and url), mode 0600 since
- * the file can hold a broker password. */
-export async function writeConfigFile(path: string, settings: Partial<Settings>): Promise<void> {
+/** The file's text: the settings that differ from their defaults (and always id and url, and
+ * the keys in `always`); flag-only settings (the -token) never. */
+export function formatConfigFile(settings: Partial<Settings>, always: readonly string[] = []): string {
   const lines: string[] = [];
   for (const d of settingDefinitions) {
     const value = (settings as Record<string, unknown>)[d.key];
-    if (value === undefined) continue;
-    if (value === d.default && d.key !== 'id' && d.key !== 'url') continue;
+    if (value === undefined || 'flagOnly' in d) continue;
+    if (value === d.default && d.key !== 'id' && d.key !== 'url' && !always.includes(d.key)) continue;
     const text = String(value);
     if (/[\r\n]/.test(text)) throw new ConfigError(`setting ${d.key} cannot hold a newline (write "\\n" instead)`);
     lines.push(`${d.key}=${text}`);
   }
-  await writeFileAtomic(path, `${lines.join('\n')}\n`, { mode: 0o600 });
+  return `${lines.join('\n')}\n`;
+}
+
+/** Writes the settings as formatConfigFile says, mode 0600 since the file can hold a broker
+ * password. */
+export async function writeConfigFile(path: string, settings: Partial<Settings>): Promise<void> {
+  await writeFileAtomic(path, formatConfigFile(settings), { mode: 0o600 });
 }

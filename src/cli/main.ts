@@ -9,6 +9,7 @@ import { DEFAULT_CONFIG_FILE, loadSettings, parseArgs, settingsHelp, type FlagDe
 import type { Settings } from '../settings.js';
 import { IdleCollector } from '../lib/idle-collector.js';
 import { applyProxyEnvironment } from '../system/proxy-environment.js';
+import { asksForProvisioning, runProvisioning } from './registration.js';
 
 const programFlags: FlagDefinition[] = [
   { name: 'help', takesValue: false, help: 'print this help' },
@@ -21,6 +22,10 @@ const programFlags: FlagDefinition[] = [
   { name: 'device', takesValue: true, help: 'call: device id (default: the local mode device)' },
   { name: 'base-topic', takesValue: true, help: 'call: base topic template (default $aws/things/{id})' },
   { name: 'timeout', takesValue: true, help: 'call: seconds to wait for the answer (default 30)' },
+  { name: 'login', takesValue: false, help: 'log in to the Arduino cloud (open the URL shown, enter the code) and print the access token' },
+  { name: 'register', takesValue: false, help: 'register this device: key, certificate and broker from the cloud, config file written, B/register sent (-token skips the login)' },
+  { name: 'provision', takesValue: false, help: 'print a certificate request (CSR) for the key in cert_path, made if absent' },
+  { name: 'configure', takesValue: false, help: 'connect with the stored certificate and send B/register (--timeout: seconds to wait for the broker)' },
 ];
 
 function usage(): string {
@@ -144,6 +149,7 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(usage());
     return 0;
   }
+  if (asksForProvisioning(args)) return runProvisioning(args);
   const [verb, ...rest] = args.positionals;
   switch (verb) {
     case undefined:

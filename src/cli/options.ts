@@ -85,6 +85,8 @@ export interface LoadOptions {
   env: NodeJS.ProcessEnv;
   /** The -config flag's value, if given (then the file must exist). */
   configFile?: string;
+  /** The config file may be missing even when named (-register writes it). */
+  configOptional?: boolean;
 }
 
 export interface LoadedSettings {
@@ -96,7 +98,7 @@ export interface LoadedSettings {
 
 export async function loadSettings(options: LoadOptions): Promise<LoadedSettings> {
   const configFile = options.configFile ?? options.env.CONFIG ?? DEFAULT_CONFIG_FILE;
-  const explicit = options.configFile !== undefined || options.env.CONFIG !== undefined;
+  const explicit = !options.configOptional && (options.configFile !== undefined || options.env.CONFIG !== undefined);
   const fromFile = await readConfigFile(configFile, explicit);
   const settings = defaultSettings() as Record<string, unknown>;
   const sources: LoadedSettings['sources'] = {};

@@ -11,7 +11,18 @@ export interface AtomicWriteOptions {
   backup?: boolean;
 }
 
-export async function writeFileAtomic(path: string, data: string | Uint8Array, options: AtomicWriteOptions = {}): Promise<void> {
+/** New content written and flushed next to its file, not in place yet. */
+export interface StagedFile {
+  path: string;
+  /** Moves the content in place (and the folder entry to disk). */
+  commit(): Promise<void>;
+  /** Removes the staged content; the file stays as it was. */
+  discard(): Promise<void>;
+}
+
+/** Writes `data` to a temporary file beside `path`: several files can be staged, then committed
+ * together once all of them are written, so a failure halfway replaces none. */
+export async function stageFile(path: string, data: string | Uint8Array, options: AtomicWriteOptions = {}): Promise<StagedFile> {
   const dir = dirname(path);
   const temp = join(dir, `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
   let mode = options.mode;
@@ -33,20 +44,28 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array, o
     throw err;
   }
   await handle.close();
-  try {
-    if (options.backup) await copyFile(path, `${path}.bak`).catch((err: NodeJS.ErrnoException) => {
-      if (err.code !== 'ENOENT') throw err;
-    });
-    await rename(temp, path);
-  } catch (err) {
-    await unlink(temp).catch(() => {});
-    throw err;
-  }
-  // The rename is durable only once the folder's entry is on disk.
-  const folder = await open(dir, 'r');
-  try {
-    await folder.sync();
-  } finally {
-    await folder.close();
-  }
+  const discard = () => unlink(temp).catch(() => {});
+  const commit = async () => {
+    try {
+      if (options.backup) await copyFile(path, `${path}.bak`).catch((err: NodeJS.ErrnoException) => {
+        if (err.code !== 'ENOENT') throw err;
+      });
+      await rename(temp, path);
+    } catch (err) {
+      await discard();
+      throw err;
+    }
+    // The rename is durable only once the folder's entry is on disk.
+    const folder = await open(dir, 'r');
+    try {
+      await folder.sync();
+    } finally {
+      await folder.close();
+    }
+  };
+  return { path, commit, discard };
+}
+
+export async function writeFileAtomic(path: string, data: string | Uint8Array, options: AtomicWriteOptions = {}): Promise<void> {
+  await (await stageFile(path, data, options)).commit();
 }

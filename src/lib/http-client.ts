@@ -1,5 +1,5 @@
-// HTTP GET for downloads (sketches, agent updates), with what a device behind a corporate network
-// needs and nothing more: http and https only, redirects followed a few times, a Bearer token
+// HTTP GET for downloads (sketches, agent updates) and POST for the cloud's registration API,
+// with what a device behind a corporate network needs and nothing more: http and https only, redirects followed a few times, a Bearer token
 // that never leaves the origin it was given for, the proxy that the usual environment variables
 // name (CONNECT tunnels for https), and a time-out that stays armed while the body streams. The
 // body is handed over unread, so a caller can stream it to disk without holding it in memory.
@@ -90,7 +90,7 @@ export async function openHttpStream(url: string, options: HttpGetOptions = {}):
   try {
     for (let redirects = 0; ; redirects++) {
       const token = current.origin === first.origin ? options.token : undefined;
-      const response = await get(current, token, options);
+      const response = await send(current, token, options);
       const status = response.statusCode ?? 0;
       if (status >= 200 && status < 300) {
         const declared = Number(response.headers['content-length']);
@@ -137,18 +137,89 @@ export async function readHttpBody(url: string, options: HttpGetOptions & { maxB
   return Buffer.concat(chunks);
 }
 
-/** One GET, directly or through the proxy the environment names, with a connect/idle time-out that
- * stays armed while the body streams. */
-async function get(url: URL, token: string | undefined, options: HttpGetOptions): Promise<IncomingMessage> {
+/** What a POST sends. */
+export interface RequestBody {
+  data: string | Buffer;
+  contentType: string;
+  /** The Accept header (default any). */
+  accept?: string;
+}
+
+export interface HttpPostOptions extends HttpGetOptions {
+  body: RequestBody;
+  /** The largest answer read into memory; a longer one is refused. */
+  maxBytes: number;
+}
+
+/** A whole answer, whatever its status: an API's error statuses carry the text that says why. */
+export interface HttpAnswer {
+  status: number;
+  statusMessage: string;
+  headers: IncomingHttpHeaders;
+  body: Buffer;
+}
+
+/** POSTs a small body to an API and reads the answer, whatever its status. Redirects 307 and 308
+ * (which keep the method and body) are followed; any other status is the caller's to judge. */
+export async function postHttp(url: string, options: HttpPostOptions): Promise<HttpAnswer> {
+  const first = checkHttpUrl(url);
+  const maxRedirects = options.maxRedirects ?? DEFAULT_MAX_REDIRECTS;
+  let current = first;
+  try {
+    for (let redirects = 0; ; redirects++) {
+      const token = current.origin === first.origin ? options.token : undefined;
+      const response = await send(current, token, options, options.body);
+      const status = response.statusCode ?? 0;
+      const location = response.headers.location;
+      if ((status === 307 || status === 308) && location) {
+        response.resume();
+        if (redirects >= maxRedirects) throw new FailedError(`more than ${maxRedirects} redirects`);
+        const next = new URL(location, current);
+        if (next.protocol !== 'http:' && next.protocol !== 'https:') throw new RefusedError(`redirect to a ${next.protocol.replace(/:$/, '')} URL refused`);
+        current = next;
+        continue;
+      }
+      const body = await readAll(response, options.maxBytes);
+      return { status, statusMessage: response.statusMessage ?? '', headers: response.headers, body };
+    }
+  } catch (err) {
+    throw httpFailure(err, options.signal);
+  }
+}
+
+async function readAll(response: IncomingMessage, maxBytes: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  try {
+    for await (const chunk of response as AsyncIterable<Buffer>) {
+      size += chunk.length;
+      if (size > maxBytes) throw new RefusedError(`the answer is larger than ${maxBytes} bytes`);
+      chunks.push(chunk);
+    }
+    if (!response.complete) throw new FailedError('the connection closed before the end of the answer');
+  } catch (err) {
+    response.destroy();
+    throw err;
+  }
+  return Buffer.concat(chunks);
+}
+
+/** One request (a GET, or a POST of `body`), directly or through the proxy the environment names,
+ * with a connect/idle time-out that stays armed while the body streams. */
+async function send(url: URL, token: string | undefined, options: HttpGetOptions, body?: RequestBody): Promise<IncomingMessage> {
   const timeoutMs = options.timeoutMs ?? DEFAULT_HTTP_TIMEOUT_MS;
-  const headers: OutgoingHttpHeaders = { 'user-agent': 'arduino-connector', accept: '*/*' };
+  const headers: OutgoingHttpHeaders = { 'user-agent': 'arduino-connector', accept: body?.accept ?? '*/*' };
   if (token) headers.authorization = `Bearer ${token}`;
+  if (body) {
+    headers['content-type'] = body.contentType;
+    headers['content-length'] = Buffer.byteLength(body.data);
+  }
   const proxy = proxyFor(url, options.env ?? process.env);
   const secure = url.protocol === 'https:';
   const host = bareHost(url);
   const port = Number(url.port) || (secure ? 443 : 80);
   const path = url.pathname + url.search;
-  const base = { method: 'GET', headers, timeout: timeoutMs, signal: options.signal };
+  const base = { method: body ? 'POST' : 'GET', headers, timeout: timeoutMs, signal: options.signal };
 
   let request: http.ClientRequest;
   if (!proxy) {
@@ -177,7 +248,7 @@ async function get(url: URL, token: string | undefined, options: HttpGetOptions)
       resolve(res);
     });
     request.once('error', reject);
-    request.end();
+    request.end(body?.data);
   });
 }
 

@@ -10,7 +10,7 @@ import net from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { DomainError, FailedError, InvalidError, RefusedError, TimedOutError, type FailureKind } from '../../src/errors.js';
-import { HttpStatusError, httpFailure, openHttpStream, proxyFor, readHttpBody, transferSignal, type HttpGetOptions } from '../../src/lib/http-client.js';
+import { HttpStatusError, httpFailure, openHttpStream, postHttp, proxyFor, readHttpBody, transferSignal, type HttpGetOptions } from '../../src/lib/http-client.js';
 import { startHttpServer, type TestHttpServer } from '../helpers/http-server.js';
 import { openssl } from '../helpers/signing.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -256,6 +256,67 @@ describe('http client', () => {
     it('says when the proxy refuses the tunnel', async () => {
       await fails(get('https://blocked.invalid/data.bin', { env: { https_proxy: `http://127.0.0.1:${proxy.port}` } }), FailedError, /^proxy refused the tunnel: HTTP 403$/);
     });
+  });
+});
+
+describe('postHttp', () => {
+  let server: http.Server;
+  let origin: string;
+  let proxy: TestProxy;
+
+  before(async () => {
+    // Echoes what it received as JSON; /moved answers 307 to /echo, /refuse 422 with a text.
+    server = http.createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        if (req.url === '/moved') return void res.writeHead(307, { location: '/echo' }).end();
+        if (req.url === '/refuse') return void res.writeHead(422, { 'content-type': 'text/plain' }).end('the csr is not valid');
+        if (req.url === '/big') return void res.writeHead(200).end(Buffer.alloc(2000, 'x'));
+        const echo = { method: req.method, url: req.url, type: req.headers['content-type'], accept: req.headers.accept,
+          length: req.headers['content-length'], authorization: req.headers.authorization, body: Buffer.concat(chunks).toString() };
+        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(echo));
+      });
+    });
+    await new Promise<void>((done) => server.listen(0, '127.0.0.1', () => done()));
+    const address = server.address();
+    origin = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+    proxy = await startProxy();
+  });
+  after(async () => {
+    await proxy.close();
+    server.closeAllConnections();
+    await new Promise<void>((done) => server.close(() => done()));
+  });
+
+  const body = { data: 'a=1&b=%C3%A9', contentType: 'application/x-www-form-urlencoded', accept: 'application/json' };
+
+  it('sends the body with its type, length and the token, and reads the answer', async () => {
+    const answer = await postHttp(`${origin}/echo`, { body, token: 'tok', maxBytes: 10_000, env: direct });
+    assert.equal(answer.status, 200);
+    assert.deepEqual(JSON.parse(answer.body.toString()), {
+      method: 'POST', url: '/echo', type: body.contentType, accept: 'application/json', length: String(body.data.length), authorization: 'Bearer tok', body: body.data,
+    });
+  });
+
+  it('follows 307 with the same method, body and token; hands back any other status with its text', async () => {
+    const moved = await postHttp(`${origin}/moved`, { body, token: 'tok', maxBytes: 10_000, env: direct });
+    assert.equal(moved.status, 200);
+    const echo = JSON.parse(moved.body.toString()) as Record<string, string>;
+    assert.deepEqual([echo.method, echo.url, echo.body, echo.authorization], ['POST', '/echo', body.data, 'Bearer tok']);
+    const refused = await postHttp(`${origin}/refuse`, { body, maxBytes: 10_000, env: direct });
+    assert.deepEqual([refused.status, refused.statusMessage, refused.body.toString()], [422, 'Unprocessable Entity', 'the csr is not valid']);
+  });
+
+  it('refuses an answer over maxBytes', async () => {
+    await fails(postHttp(`${origin}/big`, { body, maxBytes: 1000, env: direct }), RefusedError, /larger than 1000 bytes/);
+  });
+
+  it('goes through the http_proxy', async () => {
+    proxy.seen.length = 0;
+    const answer = await postHttp(`${origin}/echo`, { body, maxBytes: 10_000, env: { http_proxy: `http://127.0.0.1:${proxy.port}` } });
+    assert.equal(JSON.parse(answer.body.toString()).body, body.data);
+    assert.deepEqual(proxy.seen, [`POST ${origin}/echo`]);
   });
 });
 
