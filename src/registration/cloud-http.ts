@@ -50,7 +50,7 @@ export function cloudUrl(base: string, path: string): string {
 
 export function redact(text: string, secrets: readonly string[] = []): string {
   let out = text;
-  for (const secret of secrets) if (secret.length >= 4) out = out.replaceAll(secret, '***');
+  for (const secret of secrets) if (secret !== '') out = out.replaceAll(secret, '***');
   return out;
 }
 

@@ -32,7 +32,7 @@ export interface RegisterMessageOptions {
 /** Connects, publishes `B/register` with QoS 1, disconnects. Throws one line that says why not. */
 export async function sendRegisterMessage(options: RegisterMessageOptions): Promise<RegisterPayload> {
   const lastProblem: { text?: string } = {};
-  const connection = new MqttConnection({ ...options.connection, backoff: { initialMs: 250, maxMs: 2000 } }, quiet(options.log, lastProblem));
+  const connection = new MqttConnection({ ...options.connection, backoff: { initialMs: 250, maxMs: 2000 } }, quiet(options.log, lastProblem, options.connection.debugMqtt === true));
   const timeoutMs = options.timeoutMs ?? 30_000;
   const payload = deviceIdentity();
   connection.start();
@@ -57,17 +57,18 @@ export async function sendRegisterMessage(options: RegisterMessageOptions): Prom
   return payload;
 }
 
-/** The session's lines go to the log at debug level; the last warning is kept as the reason. */
-function quiet(log: Logger, lastProblem: { text?: string }): Logger {
+/** The session's lines go to the log at debug level (its -debug-mqtt traffic, at info, stays
+ * there); the last warning is kept as the reason. */
+function quiet(log: Logger, lastProblem: { text?: string }, traffic: boolean): Logger {
   const keep = (message: string) => {
     lastProblem.text = message;
     log.debug(message);
   };
   return {
     debug: (m) => log.debug(m),
-    info: (m) => log.debug(m),
+    info: (m) => (traffic ? log.info(m) : log.debug(m)),
     warn: keep,
     error: keep,
-    child: (scope) => quiet(log.child(scope), lastProblem),
+    child: (scope) => quiet(log.child(scope), lastProblem, traffic),
   };
 }
