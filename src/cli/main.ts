@@ -3,12 +3,13 @@
 
 import { Agent } from '../agent.js';
 import { ConfigError } from '../errors.js';
-import { createLogger, errorMessage, type LogLevel, type Logger } from '../log.js';
+import { createLogger, errorMessage, stderrIsJournal, type LogLevel, type Logger } from '../log.js';
 import { callUsage } from './call-usage.js';
 import { DEFAULT_CONFIG_FILE, loadSettings, parseArgs, settingsHelp, type FlagDefinition, type ParsedArgs } from './options.js';
 import type { Settings } from '../settings.js';
 import { IdleCollector } from '../lib/idle-collector.js';
 import { applyProxyEnvironment } from '../system/proxy-environment.js';
+import { ServiceNotifier } from '../system/service-notify.js';
 
 const programFlags: FlagDefinition[] = [
   { name: 'help', takesValue: false, help: 'print this help' },
@@ -62,12 +63,13 @@ function portFlag(args: ParsedArgs, name: string, fallback: number): number {
 }
 
 /** Stops everything on SIGTERM/SIGINT; a second signal ends the process at once. */
-function onShutdown(log: Logger, stop: () => Promise<void>): void {
+function onShutdown(log: Logger, stop: () => Promise<void>, service?: ServiceNotifier): void {
   let stopping = false;
   const handler = (signal: NodeJS.Signals) => {
     if (stopping) process.exit(1);
     stopping = true;
     log.info(`${signal}: stopping`);
+    service?.stopping(`${signal}: stopping`);
     stop()
       .then(() => process.exit(0))
       .catch((err) => {
@@ -81,20 +83,25 @@ function onShutdown(log: Logger, stop: () => Promise<void>): void {
 
 async function runAgent(args: ParsedArgs): Promise<void> {
   const settings = await resolveSettings(args);
-  const log = createLogger({ level: levelOf(settings) });
+  const log = createLogger({ level: levelOf(settings), journal: stderrIsJournal() });
+  // Before anything starts a child: it takes NOTIFY_SOCKET out of the environment children get.
+  const service = new ServiceNotifier({ log });
+  service.startWatchdog();
   guardProcess(log);
   startIdleCollector(log);
   applyProxyEnvironment(settings);
-  const agent = new Agent({ settings, log });
+  const agent = new Agent({ settings, log, onBrokerStatus: (status) => service.status(status) });
   await agent.start();
-  onShutdown(log, () => agent.stop());
+  // Started locally: ready, whether or not the broker answers yet.
+  service.ready(`started; connecting to the broker`);
+  onShutdown(log, () => agent.stop(), service);
 }
 
 async function runLocal(args: ParsedArgs): Promise<void> {
   // The embedded broker (aedes, ws) is loaded only in local mode: a device agent does not carry it.
   const { localLayout, localSettings, startLocalBroker } = await import('./local.js');
   const base = await resolveSettings(args);
-  const log = createLogger({ level: levelOf(base) });
+  const log = createLogger({ level: levelOf(base), journal: stderrIsJournal() });
   guardProcess(log);
   startIdleCollector(log);
   const layout = localLayout(typeof args.flags.data === 'string' ? args.flags.data : 'arduino-connector-data');
@@ -170,7 +177,8 @@ main(process.argv.slice(2)).then(
     if (code >= 0) process.exit(code);
   },
   (err) => {
-    process.stderr.write(`arduino-connector: ${err instanceof ConfigError ? err.message : errorMessage(err)}\n`);
+    const priority = stderrIsJournal() ? '<3>' : '';
+    process.stderr.write(`${priority}arduino-connector: ${err instanceof ConfigError ? err.message : errorMessage(err)}\n`);
     process.exit(2);
   },
 );
