@@ -91,10 +91,13 @@ async function runAgent(args: ParsedArgs): Promise<void> {
   startIdleCollector(log);
   applyProxyEnvironment(settings);
   const agent = new Agent({ settings, log, onBrokerStatus: (status) => service.status(status) });
-  await agent.start();
+  const starting = agent.start();
+  // A stop asked for while the features start (systemctl stop at boot) waits for them, then
+  // stops them cleanly, instead of the default SIGTERM action ending the process midway.
+  onShutdown(log, () => starting.catch(() => {}).then(() => agent.stop()), service);
+  await starting;
   // Started locally: ready, whether or not the broker answers yet.
   service.ready(`started; connecting to the broker`);
-  onShutdown(log, () => agent.stop(), service);
 }
 
 async function runLocal(args: ParsedArgs): Promise<void> {
@@ -135,6 +138,15 @@ Stop it with Ctrl-C.
 function guardProcess(log: Logger): void {
   process.on('unhandledRejection', (reason) => {
     log.error(`unhandled rejection (kept running): ${reason instanceof Error && reason.stack ? reason.stack : String(reason)}`);
+  });
+  // Node prints its warnings on stderr in two lines of its own, which the journal would take
+  // without a priority: they go through the log instead. A deprecation inside a library (MQTT.js
+  // calls url.parse, which Node 24 flags) is nothing a device admin can act on.
+  process.removeAllListeners('warning');
+  process.on('warning', (warning: Error & { code?: string }) => {
+    const text = `node: ${warning.name}${warning.code ? ` ${warning.code}` : ''}: ${warning.message}`;
+    if (warning.name === 'DeprecationWarning') log.debug(text);
+    else log.warn(text);
   });
 }
 

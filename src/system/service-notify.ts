@@ -81,6 +81,7 @@ export class ServiceNotifier {
   private watchdog: NodeJS.Timeout | undefined;
   private lastStatus: string | undefined;
   private lastFailure: string | undefined;
+  private stopped = false;
 
   constructor(private readonly options: ServiceNotifierOptions) {
     const { log } = options;
@@ -121,8 +122,9 @@ export class ServiceNotifier {
     this.send('WATCHDOG=1');
   }
 
-  /** READY=1, with the last status told, or `status` when none was. */
+  /** READY=1, with the last status told, or `status` when none was; nothing once stopping. */
   ready(status: string): void {
+    if (this.stopped) return;
     this.lastStatus ??= status;
     this.send(`READY=1\nSTATUS=${oneLine(this.lastStatus)}`);
   }
@@ -135,6 +137,7 @@ export class ServiceNotifier {
   }
 
   stopping(status = 'stopping'): void {
+    this.stopped = true;
     this.lastStatus = status;
     this.send(`STOPPING=1\nSTATUS=${oneLine(status)}`);
   }

@@ -9,8 +9,9 @@ import { waitFor } from './wait.js';
 
 const program = `
 import json, socket, sys
+name = sys.argv[1]
 s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-s.bind(sys.argv[1])
+s.bind("\\0" + name[1:] if name.startswith("@") else name)
 print(json.dumps("listening"), flush=True)
 while True:
     print(json.dumps(s.recv(65536).decode("utf-8", "replace")), flush=True)
@@ -26,9 +27,10 @@ export interface NotifyListener {
   close(): Promise<void>;
 }
 
-export async function startNotifyListener(): Promise<NotifyListener> {
+/** `abstract`: a name in the abstract namespace (@…), as systemd's own socket may be. */
+export async function startNotifyListener(options: { abstract?: boolean } = {}): Promise<NotifyListener> {
   const dir = await tempDir('ac-notify-');
-  const socket = join(dir.path, 'notify');
+  const socket = options.abstract ? `@${dir.path}/notify` : join(dir.path, 'notify');
   // /usr/bin/python3: the python3 first on PATH may be another build (TEST-ENVIRONMENT.md).
   const listener: Started = startProcess('/usr/bin/python3', ['-u', '-c', program, socket]);
   const parsed = () =>

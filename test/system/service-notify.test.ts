@@ -129,6 +129,26 @@ describe('the agent under a service manager', () => {
     }
   });
 
+  it('reaches a socket in the abstract namespace, and says once why a send fails', async () => {
+    const listener = await startNotifyListener({ abstract: true });
+    const logs: string[] = [];
+    const log = createLogger({ level: 'debug', write: (line) => void logs.push(line) });
+    const addonPath = join(outdir, notifyAddonFile);
+    try {
+      const notifier = new ServiceNotifier({ log, env: { NOTIFY_SOCKET: listener.socket }, addonPath });
+      notifier.status('connected to mqtt://example (MQTT 5)');
+      notifier.ready('started');
+      await listener.waitFor((d) => d === 'READY=1\nSTATUS=connected to mqtt://example (MQTT 5)', 'READY=1 with the last status');
+      assert.deepEqual(listener.datagrams(), ['STATUS=connected to mqtt://example (MQTT 5)', 'READY=1\nSTATUS=connected to mqtt://example (MQTT 5)']);
+    } finally {
+      await listener.close();
+    }
+    const gone = new ServiceNotifier({ log, env: { NOTIFY_SOCKET: join(work.path, 'nobody-listens') }, addonPath });
+    gone.status('one');
+    gone.status('two');
+    assert.equal(logs.filter((line) => / WARN  cannot notify the service manager at .*nobody-listens: ENOENT/.test(line)).length, 1, logs.join(''));
+  });
+
   it('runs without the addon: one debug line without NOTIFY_SOCKET, an error with it', async () => {
     // The sources run through tsx: no addon beside src/system/.
     const tsxAgent = (name: string, env: NodeJS.ProcessEnv) => {
