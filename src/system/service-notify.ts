@@ -129,9 +129,9 @@ export class ServiceNotifier {
     this.send(`READY=1\nSTATUS=${oneLine(this.lastStatus)}`);
   }
 
-  /** A line for `systemctl status`; sent only when it changes. */
+  /** A line for `systemctl status`; sent only when it changes, and no more once stopping. */
   status(text: string): void {
-    if (text === this.lastStatus) return;
+    if (this.stopped || text === this.lastStatus) return;
     this.lastStatus = text;
     this.send(`STATUS=${oneLine(text)}`);
   }
