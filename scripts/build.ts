@@ -4,12 +4,14 @@
 // brings the idle agent to its memory target: every loaded module keeps its source, its
 // compiled top level and the loader's bookkeeping for the life of the process (BENCHMARKS.md).
 // Code that only some runs need (local mode's broker, the `call` client) goes into chunks loaded
-// on first use. Packages with native parts stay outside the bundle and load from node_modules.
+// on first use. Packages with native parts stay outside the bundle and load from node_modules;
+// the project's own addon (scripts/build-native.ts) is compiled into the bundle's folder.
 
 import { build, type Plugin } from 'esbuild';
 import { chmod, rm } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { buildNativeAddons } from './build-native.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 export const binName = 'arduino-connector.js';
@@ -49,6 +51,7 @@ export async function buildAgent(outdir = join(root, 'dist')): Promise<string> {
     banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
     logLevel: 'warning',
   });
+  await buildNativeAddons(outdir);
   const bin = join(outdir, binName);
   await chmod(bin, 0o755);
   return bin;

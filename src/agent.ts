@@ -42,6 +42,9 @@ export interface AgentOptions {
   /** The first wait before a feature that failed to start is tried again (default 5 s; it
    * doubles up to 5 minutes). */
   restartDelayMs?: number;
+  /** Told in one line how the broker session stands (connected, lost, unreachable and why), for
+   * the service manager's status; only for the agent's own MQTT connection. */
+  onBrokerStatus?: (status: string) => void;
 }
 
 interface Part {
@@ -83,6 +86,7 @@ export class Agent {
         },
         log.child('mqtt'),
       );
+      if (options.onBrokerStatus) this.connection.on('status', options.onBrokerStatus);
       this.bus = this.connection;
     }
     this.router = new CommandRouter({ bus: this.bus, base: this.base, log: log.child('router') });

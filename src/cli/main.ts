@@ -3,13 +3,14 @@
 
 import { Agent } from '../agent.js';
 import { ConfigError } from '../errors.js';
-import { createLogger, errorMessage, type LogLevel, type Logger } from '../log.js';
+import { createLogger, errorMessage, stderrIsJournal, type LogLevel, type Logger } from '../log.js';
 import { callUsage } from './call-usage.js';
 import { DEFAULT_CONFIG_FILE, loadSettings, parseArgs, settingsHelp, type FlagDefinition, type ParsedArgs } from './options.js';
 import type { Settings } from '../settings.js';
 import { IdleCollector } from '../lib/idle-collector.js';
 import { applyProxyEnvironment } from '../system/proxy-environment.js';
 import { asksForProvisioning, runProvisioning } from './registration.js';
+import { ServiceNotifier } from '../system/service-notify.js';
 
 const programFlags: FlagDefinition[] = [
   { name: 'help', takesValue: false, help: 'print this help' },
@@ -67,12 +68,13 @@ function portFlag(args: ParsedArgs, name: string, fallback: number): number {
 }
 
 /** Stops everything on SIGTERM/SIGINT; a second signal ends the process at once. */
-function onShutdown(log: Logger, stop: () => Promise<void>): void {
+function onShutdown(log: Logger, stop: () => Promise<void>, service?: ServiceNotifier): void {
   let stopping = false;
   const handler = (signal: NodeJS.Signals) => {
     if (stopping) process.exit(1);
     stopping = true;
     log.info(`${signal}: stopping`);
+    service?.stopping(`${signal}: stopping`);
     stop()
       .then(() => process.exit(0))
       .catch((err) => {
@@ -86,20 +88,28 @@ function onShutdown(log: Logger, stop: () => Promise<void>): void {
 
 async function runAgent(args: ParsedArgs): Promise<void> {
   const settings = await resolveSettings(args);
-  const log = createLogger({ level: levelOf(settings) });
+  const log = createLogger({ level: levelOf(settings), journal: stderrIsJournal() });
+  // Before anything starts a child: it takes NOTIFY_SOCKET out of the environment children get.
+  const service = new ServiceNotifier({ log });
+  service.startWatchdog();
   guardProcess(log);
   startIdleCollector(log);
   applyProxyEnvironment(settings);
-  const agent = new Agent({ settings, log });
-  await agent.start();
-  onShutdown(log, () => agent.stop());
+  const agent = new Agent({ settings, log, onBrokerStatus: (status) => service.status(status) });
+  const starting = agent.start();
+  // A stop asked for while the features start (systemctl stop at boot) waits for them, then
+  // stops them cleanly, instead of the default SIGTERM action ending the process midway.
+  onShutdown(log, () => starting.catch(() => {}).then(() => agent.stop()), service);
+  await starting;
+  // Started locally: ready, whether or not the broker answers yet.
+  service.ready(`started; connecting to the broker`);
 }
 
 async function runLocal(args: ParsedArgs): Promise<void> {
   // The embedded broker (aedes, ws) is loaded only in local mode: a device agent does not carry it.
   const { localLayout, localSettings, startLocalBroker } = await import('./local.js');
   const base = await resolveSettings(args);
-  const log = createLogger({ level: levelOf(base) });
+  const log = createLogger({ level: levelOf(base), journal: stderrIsJournal() });
   guardProcess(log);
   startIdleCollector(log);
   const layout = localLayout(typeof args.flags.data === 'string' ? args.flags.data : 'arduino-connector-data');
@@ -133,6 +143,15 @@ Stop it with Ctrl-C.
 function guardProcess(log: Logger): void {
   process.on('unhandledRejection', (reason) => {
     log.error(`unhandled rejection (kept running): ${reason instanceof Error && reason.stack ? reason.stack : String(reason)}`);
+  });
+  // Node prints its warnings on stderr in two lines of its own, which the journal would take
+  // without a priority: they go through the log instead. A deprecation inside a library (MQTT.js
+  // calls url.parse, which Node 24 flags) is nothing a device admin can act on.
+  process.removeAllListeners('warning');
+  process.on('warning', (warning: Error & { code?: string }) => {
+    const text = `node: ${warning.name}${warning.code ? ` ${warning.code}` : ''}: ${warning.message}`;
+    if (warning.name === 'DeprecationWarning') log.debug(text);
+    else log.warn(text);
   });
 }
 
@@ -176,7 +195,8 @@ main(process.argv.slice(2)).then(
     if (code >= 0) process.exit(code);
   },
   (err) => {
-    process.stderr.write(`arduino-connector: ${err instanceof ConfigError ? err.message : errorMessage(err)}\n`);
+    const priority = stderrIsJournal() ? '<3>' : '';
+    process.stderr.write(`${priority}arduino-connector: ${err instanceof ConfigError ? err.message : errorMessage(err)}\n`);
     process.exit(2);
   },
 );

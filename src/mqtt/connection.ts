@@ -112,6 +112,10 @@ export function withoutCredentials(url: string): string {
   }
 }
 
+/**
+ * Events beyond MessageBus's 'connect' and 'offline': 'status' (text) says in one line how the
+ * session stands, after each (re)connection, loss and failed attempt, for the service manager.
+ */
 export class MqttConnection extends EventEmitter implements MessageBus {
   private client: MqttClient | undefined;
   private broker: ResolvedBroker | undefined;
@@ -185,6 +189,7 @@ export class MqttConnection extends EventEmitter implements MessageBus {
       this.attempt.session = true;
       const failed = this.failures.recovered();
       this.log.info(`connected to ${shownUrl} (MQTT ${versionName(this.protocolVersion)})${failed ? ` after ${failed} failed attempts` : ''}`);
+      this.emit('status', `connected to ${shownUrl} (MQTT ${versionName(this.protocolVersion)})`);
       if (this.protocolVersion === 4 && this.fallbackReason && !this.fallbackTold) {
         this.fallbackTold = true;
         this.log.info(`the broker does not speak MQTT 5 (${this.fallbackReason}): using MQTT 3.1.1`);
@@ -214,6 +219,7 @@ export class MqttConnection extends EventEmitter implements MessageBus {
     const tried = this.protocolVersion;
     if (session) {
       this.log.info(`connection lost${error ? `: ${errorMessage(error)}` : ''}`);
+      this.emit('status', `connection lost${error ? `: ${errorMessage(error)}` : ''}; reconnecting`);
       // 3.1.1 may have been chosen while the broker, or a proxy in front of it, was hanging up on
       // everything (restarting, say); over 3.1.1 MQTT 5 callers never get their answers. So each
       // new session tries 5 first again, which costs a broker without it one quick refusal.
@@ -238,7 +244,9 @@ export class MqttConnection extends EventEmitter implements MessageBus {
       // that speaks 5 on 3.1.1 once it is back; alternating costs at most one attempt either way.
       this.protocolVersion = 5;
     }
-    this.failures.failed(describeFailure(error, hungUp, tried, this.mode === '5'));
+    const reason = describeFailure(error, hungUp, tried, this.mode === '5');
+    this.failures.failed(reason);
+    this.emit('status', `broker unreachable: ${reason}`);
     this.scheduleReconnect(client);
   }
 
