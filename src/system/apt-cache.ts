@@ -4,7 +4,7 @@
 // whoever changed it: this agent, an administrator, or unattended-upgrades.
 
 import { stat } from 'node:fs/promises';
-import { sortInSlices } from '../lib/sliced-sort.js';
+import { filterInSlices, forEachInSlices, sortInSlices, TimeSlicer } from '../lib/slices.js';
 import { compareDebianVersions } from './debian-version.js';
 import { listDpkgPackages, runQuery, type DpkgEntry } from './dpkg.js';
 
@@ -176,28 +176,55 @@ interface Snapshot {
 }
 
 /** Merges dpkg's view with apt's: an installed package whose candidate is newer is `upgradable`
- * (and carries the version it would be upgraded to); one only apt knows is `not-installed`. */
+ * (and carries the version it would be upgraded to); one only apt knows is `not-installed`. The
+ * table is merged and sorted in slices of the event loop: in one call it held other requests up
+ * for tens of milliseconds. */
 export async function mergePackages(installed: DpkgEntry[], candidates: Map<string, Candidate>): Promise<PackageRecord[]> {
+  const slicer = new TimeSlicer();
   const rows: PackageRecord[] = [];
   const known = new Set<string>();
-  for (const entry of installed) {
-    known.add(entry.name);
-    const candidate = candidates.get(entry.name);
-    const sameArch = candidate && (candidate.architecture === entry.architecture || candidate.architecture === 'all' || entry.architecture === 'all');
-    if (entry.status === 'installed' && candidate && sameArch && compareDebianVersions(candidate.version, entry.version) > 0) {
-      rows.push({ ...candidate, status: 'upgradable', architecture: entry.architecture });
-    } else if (entry.status === 'not-installed' && candidate) {
-      rows.push(candidate);
-    } else {
-      const { name, status, architecture, version, summary, installedSizeKiB } = entry;
-      rows.push({ name, status, architecture, version, summary, installedSizeKiB });
-    }
+  await forEachInSlices(
+    installed,
+    (entry) => {
+      known.add(entry.name);
+      const candidate = candidates.get(entry.name);
+      const sameArch = candidate && (candidate.architecture === entry.architecture || candidate.architecture === 'all' || entry.architecture === 'all');
+      if (entry.status === 'installed' && candidate && sameArch && compareDebianVersions(candidate.version, entry.version) > 0) {
+        rows.push({ ...candidate, status: 'upgradable', architecture: entry.architecture });
+      } else if (entry.status === 'not-installed' && candidate) {
+        rows.push(candidate);
+      } else {
+        const { name, status, architecture, version, summary, installedSizeKiB } = entry;
+        rows.push({ name, status, architecture, version, summary, installedSizeKiB });
+      }
+    },
+    slicer,
+  );
+  await forEachInSlices(
+    candidates.values(),
+    (candidate) => {
+      if (!known.has(candidate.name)) rows.push(candidate);
+    },
+    slicer,
+  );
+  return sortInSlices(rows, compareRows, slicer);
+}
+
+/** The table's order: by name, then architecture. */
+function compareRows(a: { name: string; architecture: string }, b: { name: string; architecture: string }): number {
+  return a.name < b.name ? -1 : a.name > b.name ? 1 : a.architecture < b.architecture ? -1 : a.architecture > b.architecture ? 1 : 0;
+}
+
+/** The index of the first row named `name` or after it, in rows sorted by compareRows. */
+function firstRowAtOrAfter(rows: readonly PackageRecord[], name: string): number {
+  let low = 0;
+  let high = rows.length;
+  while (low < high) {
+    const middle = (low + high) >>> 1;
+    if ((rows[middle] as PackageRecord).name < name) low = middle + 1;
+    else high = middle;
   }
-  for (const candidate of candidates.values()) {
-    if (!known.has(candidate.name)) rows.push(candidate);
-  }
-  // In slices: a sort of the whole table in one call held other requests up for tens of ms.
-  return sortInSlices(rows, (a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : a.architecture < b.architecture ? -1 : a.architecture > b.architecture ? 1 : 0));
+  return low;
 }
 
 export interface PackageIndexOptions {
@@ -320,13 +347,13 @@ export class PackageIndex {
   async search(text: string): Promise<PackageRecord[]> {
     const needle = text.toLowerCase();
     const { rows } = await this.current();
-    return needle === '' ? rows.slice() : rows.filter((row) => row.name.includes(needle));
+    return needle === '' ? rows.slice() : filterInSlices(rows, (row) => row.name.includes(needle));
   }
 
   /** Installed packages with a newer candidate. */
   async upgradable(): Promise<PackageRecord[]> {
     const { rows } = await this.current();
-    return rows.filter((row) => row.status === 'upgradable');
+    return filterInSlices(rows, (row) => row.status === 'upgradable');
   }
 
   /** The package named (optionally `name:arch`; a `=version` or `/release` suffix is ignored). */
@@ -334,7 +361,11 @@ export class PackageIndex {
     const bare = spec.replace(/[=/].*$/, '');
     const [name, arch] = bare.split(':');
     const { rows } = await this.current();
-    const hits = rows.filter((row) => row.name === name && (arch === undefined || row.architecture === arch || row.architecture === 'all'));
-    return hits.slice(0, 1);
+    // The rows are sorted by name: the package's rows (one per architecture) are side by side.
+    for (let i = firstRowAtOrAfter(rows, name ?? ''); i < rows.length && rows[i]!.name === name; i++) {
+      const row = rows[i]!;
+      if (arch === undefined || row.architecture === arch || row.architecture === 'all') return [row];
+    }
+    return [];
   }
 }
