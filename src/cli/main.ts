@@ -9,6 +9,8 @@ import { DEFAULT_CONFIG_FILE, loadSettings, parseArgs, settingsHelp, type FlagDe
 import type { Settings } from '../settings.js';
 import { IdleCollector } from '../lib/idle-collector.js';
 import { applyProxyEnvironment } from '../system/proxy-environment.js';
+import { SERVICE_NAME } from '../service/layout.js';
+import { VERSION } from '../version.js';
 
 const programFlags: FlagDefinition[] = [
   { name: 'help', takesValue: false, help: 'print this help' },
@@ -21,6 +23,11 @@ const programFlags: FlagDefinition[] = [
   { name: 'device', takesValue: true, help: 'call: device id (default: the local mode device)' },
   { name: 'base-topic', takesValue: true, help: 'call: base topic template (default $aws/things/{id})' },
   { name: 'timeout', takesValue: true, help: 'call: seconds to wait for the answer (default 30)' },
+  { name: 'version', takesValue: false, help: 'print the version' },
+  { name: 'install', takesValue: false, help: `install this release as the system service ${SERVICE_NAME} and enable it` },
+  { name: 'uninstall', takesValue: false, help: 'remove the service and the program; config, certificates and sketches stay' },
+  { name: 'purge', takesValue: false, help: '-uninstall: also remove config, certificates and sketches' },
+  { name: 'root', takesValue: true, help: '-install/-uninstall: the system root to work in (default /; for images and tests)' },
 ];
 
 function usage(): string {
@@ -143,6 +150,14 @@ export async function main(argv: string[]): Promise<number> {
   if (args.flags.help) {
     process.stdout.write(usage());
     return 0;
+  }
+  if (args.flags.version) {
+    process.stdout.write(`${VERSION}\n`);
+    return 0;
+  }
+  if (args.flags.install || args.flags.uninstall) {
+    const { runServiceAction } = await import('./service.js');
+    return runServiceAction(args);
   }
   const [verb, ...rest] = args.positionals;
   switch (verb) {
