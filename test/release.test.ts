@@ -5,7 +5,9 @@
 // - `-install` / `-uninstall [-purge]` into throw-away roots;
 // - the .deb installed with apt into a clean Debian 12 root (mmdebstrap, cached in .test-tmp/),
 //   the installed agent started as its unit starts it, against a real mosquitto, answering
-//   `status`; then `apt remove` (config, certificate and sketches stay) and `apt purge` (gone).
+//   `status`; then `apt remove` (config, certificate and sketches stay) and `apt purge` (gone);
+// - scripts/install.sh in another clean root, with an existing certificate, twice, and the agent it
+//   leaves answering through a mosquitto that requires client certificates.
 
 import assert from 'node:assert/strict';
 import { lstat, mkdir, readFile, readlink, realpath, stat, writeFile, appendFile, cp } from 'node:fs/promises';
@@ -20,6 +22,7 @@ import { renderUnit } from '../src/service/unit.js';
 import { VERSION } from '../src/version.js';
 import { unpackDebianRoot, spawnInRoot, type DebianRoot } from './helpers/debian-root.js';
 import { startMosquitto, type Broker } from './helpers/mosquitto.js';
+import { makeTestPki } from './helpers/tls.js';
 import { runProcess, startProcess } from './helpers/process.js';
 import { tempDir } from './helpers/tmp.js';
 import { unitCommand } from './helpers/unit-file.js';
@@ -313,5 +316,73 @@ describe('the .deb on a clean Debian 12', () => {
     assert.equal(await exists(join(root, systemPaths.dataDir)), false);
     assert.equal(await exists(join(root, systemPaths.wantsDir, 'arduino-connector.service')), false);
     assert.notEqual((await debian.run(['dpkg-query', '-W', 'arduino-connector'])).stdout.trim().split('\t')[1] ?? '', VERSION);
+  });
+});
+
+describe('scripts/install.sh on a clean Debian 12', () => {
+  let debian: DebianRoot;
+  let broker: Broker;
+  let pkiDir: Awaited<ReturnType<typeof tempDir>>;
+  let pki: Awaited<ReturnType<typeof makeTestPki>>;
+
+  before(async () => {
+    pkiDir = await tempDir('ac-install-pki-');
+    pki = await makeTestPki(pkiDir.path);
+    [debian, broker] = await Promise.all([
+      unpackDebianRoot(),
+      startMosquitto({ tls: { caFile: pki.caFile, certFile: pki.serverCert, keyFile: pki.serverKey, requireCertificate: true } }),
+    ]);
+  });
+
+  after(async () => {
+    await broker?.close();
+    await debian?.remove();
+    await pkiDir?.remove();
+  });
+
+  it('installs the package with an existing certificate, changes nothing the second time, and leaves an agent that answers', async () => {
+    const root = debian.path;
+    await cp(join(checkout, 'scripts/install.sh'), join(root, 'tmp/install.sh'));
+    await cp(release.deb, join(root, 'tmp/agent.deb'));
+    for (const [from, to] of [[pki.clientCert, 'device.pem'], [pki.clientKey, 'device.key'], [pki.caFile, 'ca.pem']] as const) await cp(from, join(root, 'tmp', to));
+    const id = `script-${process.pid}`;
+    const args = ['bash', '/tmp/install.sh', '--deb', '/tmp/agent.deb', '--id', id, '--url', broker.url, '--certificate', '/tmp/device.pem', '--key', '/tmp/device.key', '--ca', '/tmp/ca.pem'];
+
+    const first = await debian.run(args);
+    assert.equal(first.code, 0, first.stdout + first.stderr);
+    assert.match(first.stdout, /installing arduino-connector/);
+    assert.match(first.stdout, new RegExp(`device id: +${id}`));
+    assert.match(first.stdout, /systemd does not run here/);
+    const identity = ['certificate.pem', 'certificate.key', 'ca.pem', 'arduino-connector.cfg'].map((f) => join(root, systemPaths.configDir, f));
+    for (const file of identity) assert.equal(await modeOf(file), 0o600, file);
+    assert.equal(await readFile(identity[0] as string, 'utf8'), await readFile(pki.clientCert, 'utf8'));
+    const config = await readFile(join(root, systemPaths.configFile), 'utf8');
+    assert.match(config, new RegExp(`^id=${id}$`, 'm'));
+    const before = await Promise.all(identity.map(async (f) => (await stat(f)).mtimeMs));
+
+    const second = await debian.run(args);
+    assert.equal(second.code, 0, second.stdout + second.stderr);
+    assert.match(second.stdout, /already installed/);
+    assert.match(second.stdout, /identity unchanged/);
+    assert.deepEqual(await Promise.all(identity.map(async (f) => (await stat(f)).mtimeMs)), before);
+    assert.equal(await readFile(join(root, systemPaths.configFile), 'utf8'), config);
+
+    // The service as systemd would start it at boot, through the broker that wants the certificate.
+    const agent = spawnInRoot(root, unitCommand(await readFile(join(root, systemPaths.packageUnit), 'utf8')));
+    let output = '';
+    agent.stderr.on('data', (d: Buffer) => (output += d.toString()));
+    const exited = new Promise<number | null>((r) => agent.once('exit', (code) => r(code)));
+    const client = await ConnectorClient.connect({ broker: broker.url, deviceId: id, certPath: join(root, systemPaths.configDir) });
+    try {
+      const status = await waitFor(async () => {
+        const reply = await client.call('status', {}, 500);
+        return reply.ok ? reply.body : undefined;
+      }, `the agent to answer status (its output: ${output})`, 30_000);
+      assert.match(status, /"sketches"/);
+    } finally {
+      await client.close();
+      agent.kill('SIGTERM');
+    }
+    assert.equal(await exited, 0, output);
   });
 });
