@@ -310,11 +310,20 @@ describe('the .deb on a clean Debian 12', () => {
     }
     assert.match(await readFile(join(root, systemPaths.configFile), 'utf8'), new RegExp(`^id=${id}$`, 'm'));
 
+    // Installed again, it is the same device: its config untouched, the unit enabled (and no
+    // longer masked, as postrm masked it on remove).
+    const again = await debian.run(['apt-get', 'install', '-y', '/tmp/arduino-connector.deb'], apt);
+    assert.equal(again.code, 0, again.stdout + again.stderr);
+    assert.match(await readFile(join(root, systemPaths.configFile), 'utf8'), new RegExp(`^id=${id}$`, 'm'));
+    assert.equal(await readlink(join(root, systemPaths.wantsDir, 'arduino-connector.service')), systemPaths.packageUnit);
+    assert.equal(await exists(join(root, systemPaths.localUnit)), false, 'the unit is still masked');
+
     const purge = await debian.run(['apt-get', 'purge', '-y', 'arduino-connector'], apt);
     assert.equal(purge.code, 0, purge.stdout + purge.stderr);
     assert.equal(await exists(join(root, systemPaths.configDir)), false);
     assert.equal(await exists(join(root, systemPaths.dataDir)), false);
     assert.equal(await exists(join(root, systemPaths.wantsDir, 'arduino-connector.service')), false);
+    assert.equal(await exists(join(root, systemPaths.localUnit)), false);
     assert.notEqual((await debian.run(['dpkg-query', '-W', 'arduino-connector'])).stdout.trim().split('\t')[1] ?? '', VERSION);
   });
 });

@@ -2,6 +2,8 @@
 // Environment= and the variables systemd adds for StateDirectory=/ConfigurationDirectory=. Only
 // what the agent's unit uses is understood; anything else in [Service] that changes how the
 // program starts is an error, so the tests never run the agent differently from the service.
+// NOTIFY_SOCKET and WATCHDOG_USEC/WATCHDOG_PID, which systemd adds for Type=notify and
+// WatchdogSec=, are not set here: the notify protocol is tested against a socket of its own.
 
 const understood = new Set([
   'Type', 'NotifyAccess', 'WatchdogSec', 'ExecStart', 'Restart', 'RestartSec', 'WorkingDirectory', 'Environment',
