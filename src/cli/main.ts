@@ -11,6 +11,8 @@ import { IdleCollector } from '../lib/idle-collector.js';
 import { applyProxyEnvironment } from '../system/proxy-environment.js';
 import { asksForProvisioning, runProvisioning } from './registration.js';
 import { ServiceNotifier } from '../system/service-notify.js';
+import { SERVICE_NAME } from '../service/layout.js';
+import { VERSION } from '../version.js';
 
 const programFlags: FlagDefinition[] = [
   { name: 'help', takesValue: false, help: 'print this help' },
@@ -27,6 +29,11 @@ const programFlags: FlagDefinition[] = [
   { name: 'register', takesValue: false, help: 'register this device: key, certificate and broker from the cloud, config file written, B/register sent (-token skips the login)' },
   { name: 'provision', takesValue: false, help: 'print a certificate request (CSR) for the key in cert_path, made if absent' },
   { name: 'configure', takesValue: false, help: 'connect with the stored certificate and send B/register (--timeout: seconds to wait for the broker)' },
+  { name: 'version', takesValue: false, help: 'print the version' },
+  { name: 'install', takesValue: false, help: `install this release as the system service ${SERVICE_NAME} and enable it` },
+  { name: 'uninstall', takesValue: false, help: 'remove the service and the program; config, certificates and sketches stay' },
+  { name: 'purge', takesValue: false, help: '-uninstall: also remove config, certificates and sketches' },
+  { name: 'root', takesValue: true, help: '-install/-uninstall: the system root to work in (default /; for images and tests)' },
 ];
 
 function usage(): string {
@@ -167,6 +174,14 @@ export async function main(argv: string[]): Promise<number> {
   if (args.flags.help) {
     process.stdout.write(usage());
     return 0;
+  }
+  if (args.flags.version) {
+    process.stdout.write(`${VERSION}\n`);
+    return 0;
+  }
+  if (args.flags.install || args.flags.uninstall) {
+    const { runServiceAction } = await import('./service.js');
+    return runServiceAction(args);
   }
   if (asksForProvisioning(args)) return runProvisioning(args);
   const [verb, ...rest] = args.positionals;

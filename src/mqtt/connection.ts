@@ -14,6 +14,7 @@ import { describeFailure, FailureLog, type ConnectError } from './connect-failur
 import type { MessageBus, MessageHandler, PublishOptions } from './message-bus.js';
 import { redactPayload } from './redact.js';
 import { topicMatcher } from './topic-match.js';
+import { urlOptions } from './url-options.js';
 
 export interface ConnectionSettings {
   /** A host name (→ mqtts://host:8883 with the device certificate) or a URL with a scheme. */
@@ -173,7 +174,8 @@ export class MqttConnection extends EventEmitter implements MessageBus {
 
   private connect({ url, options }: ResolvedBroker): void {
     const shownUrl = withoutCredentials(url);
-    const client = mqtt.connect(url, { ...options, protocolVersion: this.protocolVersion });
+    const fromUrl = urlOptions(url);
+    const client = mqtt.connect({ ...options, ...fromUrl, protocolVersion: this.protocolVersion });
     this.client = client;
     this.attempt = { session: false };
     client.on('connect', () => {
