@@ -23,8 +23,16 @@ export type FailureKind =
 /** An error whose message is meant for the one who sent the command: answered as `ERROR:` and
  * logged without a stack trace. */
 export class DomainError extends Error {
-  constructor(readonly kind: FailureKind, message: string, options?: { cause?: unknown }) {
+  readonly kind: FailureKind;
+
+  constructor(kind: FailureKind, message: string, options?: { cause?: unknown }) {
+    // An expected outcome, answered with its message: its stack is never shown, and capturing it
+    // was the largest cost of refusing a request (a flood of bad requests is thousands a second).
+    const stackTraceLimit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
     super(message, options);
+    Error.stackTraceLimit = stackTraceLimit;
+    this.kind = kind;
     this.name = 'DomainError';
   }
 }

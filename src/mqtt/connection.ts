@@ -13,6 +13,7 @@ import type { MqttVersion } from '../settings.js';
 import { describeFailure, FailureLog, type ConnectError } from './connect-failures.js';
 import type { MessageBus, MessageHandler, PublishOptions } from './message-bus.js';
 import { redactPayload } from './redact.js';
+import { WriteGate, type GatedStream } from './write-gate.js';
 import { topicMatcher } from './topic-match.js';
 import { urlOptions } from './url-options.js';
 
@@ -125,6 +126,7 @@ export class MqttConnection extends EventEmitter implements MessageBus {
   /** Publishes waiting for the broker's acknowledgement, failed when the connection drops (MQTT.js
    * would otherwise leave them pending for good, and whoever awaits them stuck). */
   private readonly inFlight = new Set<(err: Error) => void>();
+  private readonly writes = new WriteGate();
   private stableTimer: NodeJS.Timeout | undefined;
   private readonly mode: MqttVersion;
   private protocolVersion: 4 | 5;
@@ -207,6 +209,7 @@ export class MqttConnection extends EventEmitter implements MessageBus {
     client.on('close', () => {
       if (this.stableTimer) clearTimeout(this.stableTimer);
       this.stableTimer = undefined;
+      this.writes.flush();
       this.failInFlight();
       if (client !== this.client || this.stopped) return;
       this.emit('offline');
@@ -351,10 +354,18 @@ export class MqttConnection extends EventEmitter implements MessageBus {
         reject(err);
       };
       this.inFlight.add(fail);
-      client.publish(topic, payload, publishOptions, (err) => {
-        this.inFlight.delete(fail);
-        if (err) reject(err);
-        else resolve();
+      this.writes.pass(client.stream as GatedStream | undefined, () => {
+        // Held while the socket was full, and the connection was lost meanwhile.
+        if (publishOptions.qos === 0 && !client.connected) {
+          this.inFlight.delete(fail);
+          resolve();
+          return;
+        }
+        client.publish(topic, payload, publishOptions, (err) => {
+          this.inFlight.delete(fail);
+          if (err) reject(err);
+          else resolve();
+        });
       });
     });
   }

@@ -24,7 +24,7 @@ export class MemoryBroker {
 
   /** @internal */
   deliver(message: PublishedMessage): void {
-    const meta: MessageMeta = {};
+    const meta: MessageMeta = { qos: message.options.qos ?? 1 };
     if (message.options.responseTopic || message.options.correlationData) {
       meta.properties = { responseTopic: message.options.responseTopic, correlationData: message.options.correlationData };
     }

@@ -1,9 +1,10 @@
 // What the agent needs of a broker session. MqttConnection is the real one; MemoryBroker's
 // clients (memory-bus.ts) let the router and the features run in a test without a broker.
 
-/** What a handler may need of an incoming message beyond its topic and payload: the MQTT 5
- * request/response properties (an MQTT.js packet has this shape). */
+/** What a handler may need of an incoming message beyond its topic and payload: its QoS and the
+ * MQTT 5 request/response properties (an MQTT.js packet has this shape). */
 export interface MessageMeta {
+  qos?: 0 | 1 | 2;
   properties?: { responseTopic?: string; correlationData?: Buffer };
 }
 

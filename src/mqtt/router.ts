@@ -208,13 +208,17 @@ export class CommandRouter {
       responseTopic = undefined;
     }
     const notSent = (err: unknown) => log.warn(`answer to ${command} not sent: ${errorMessage(err)}`);
-    const sent = bus.publish(answerTopic, answer).catch(notSent);
+    // The answer travels as its request did: a QoS 0 request (mosquitto_pub's default, a flood)
+    // is answered at QoS 0, which spares the broker an acknowledgement per answer and keeps the
+    // agent's queue at the broker short; QoS 1 and 2 requests are answered at QoS 1.
+    const qos = meta?.qos === 0 ? 0 : 1;
+    const sent = bus.publish(answerTopic, answer, { qos }).catch(notSent);
     if (!responseTopic) {
       // The common case, without Promise.all's bookkeeping: it runs for every command.
       await sent;
       return;
     }
     const correlationData = meta?.properties?.correlationData;
-    await Promise.all([sent, bus.publish(responseTopic, answer, correlationData ? { correlationData } : {}).catch(notSent)]);
+    await Promise.all([sent, bus.publish(responseTopic, answer, correlationData ? { qos, correlationData } : { qos }).catch(notSent)]);
   }
 }

@@ -17,13 +17,27 @@ function setUp(maxPayloadBytes?: number) {
   const log = createLogger({ level: 'debug', write: (line) => void logs.push(line) });
   const router = new CommandRouter({ bus, base: 'dev', log, maxPayloadBytes });
   const seen: { topic: string; payload: string; correlation?: string }[] = [];
+  const qosOfAnswers: (0 | 1 | 2 | undefined)[] = [];
   void peer.subscribe('#', (topic, payload, meta) => {
-    if (!topic.endsWith('/post')) seen.push({ topic, payload: payload.toString(), correlation: meta.properties?.correlationData?.toString() });
+    if (topic.endsWith('/post')) return;
+    seen.push({ topic, payload: payload.toString(), correlation: meta.properties?.correlationData?.toString() });
+    qosOfAnswers.push(meta.qos);
   });
-  return { router, peer, logs, seen };
+  return { router, peer, logs, seen, qosOfAnswers };
 }
 
 describe('command router', () => {
+  it('answers at the QoS of the request: 0 stays 0, 1 is answered at 1', async () => {
+    const { router, peer, seen, qosOfAnswers } = setUp();
+    router.serve({ family: 'status', handle: async () => ({ sketches: {} }) });
+    await router.start();
+    await peer.publish('dev/status/post', '', { qos: 0, responseTopic: 'me/replies' });
+    await waitFor(() => seen.length === 2, 'both answers of the QoS 0 request');
+    await peer.publish('dev/status/post', '', { qos: 1, responseTopic: 'me/replies' });
+    await waitFor(() => seen.length === 4, 'both answers of the QoS 1 request');
+    assert.deepEqual(qosOfAnswers, [0, 0, 1, 1]);
+  });
+
   it('subscribes every command of the API map, served or not', async () => {
     const { router, peer, seen } = setUp();
     await router.start();
