@@ -1,5 +1,5 @@
-// The project's own native addon (native/sd-notify.c), compiled with the system's C compiler into
-// the folder of the bundle, which loads it from beside itself.
+// The project's own native addons (native/*.c), compiled with the system's C compiler into
+// the folder of the bundle, which loads them from beside itself.
 //
 // Node-API only: the addon does not link against node, and one build loads on every Node.js
 // release, so it needs no node-gyp, no Node.js headers download and no rebuild when the runtime
@@ -16,7 +16,10 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const run = promisify(execFile);
 
 /** The addons the bundle loads from its own folder, as [source, file name beside the bundle]. */
-export const nativeAddons = [{ source: 'native/sd-notify.c', file: 'sd-notify.node' }] as const;
+export const nativeAddons = [
+  { source: 'native/sd-notify.c', file: 'sd-notify.node' },
+  { source: 'native/malloc-trim.c', file: 'malloc-trim.node' },
+] as const;
 
 function nodeApiIncludeDir(): string {
   const headers = createRequire(import.meta.url)('node-api-headers') as { include_dir: string };

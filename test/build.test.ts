@@ -37,6 +37,27 @@ describe('the bundled agent (dist/arduino-connector.js)', () => {
     await work.remove();
   });
 
+  it("builds the malloc-trim addon, which gives the C library's free memory back", async () => {
+    // 64 MiB in 64 KiB buffers comes from the C library's heap (below its mmap threshold); freed,
+    // it stays in the process until a trim.
+    const script = `
+      const { loadMallocTrim } = await import(${JSON.stringify(join(root, 'src/lib/malloc-trim.ts'))});
+      const trim = loadMallocTrim(${JSON.stringify(join(outdir, 'malloc-trim.node'))});
+      const rss = () => Number(/VmRSS:\\s+(\\d+)/.exec(require('node:fs').readFileSync('/proc/self/status', 'utf8'))[1]) / 1024;
+      let held = Array.from({ length: 1024 }, () => Buffer.allocUnsafeSlow(64 * 1024).fill(1));
+      held = undefined;
+      globalThis.gc();
+      const before = rss();
+      const released = trim();
+      console.log(JSON.stringify({ released, before, after: rss() }));
+    `;
+    const { code, stdout, stderr } = await run(process.execPath, ['--expose-gc', '--import', 'tsx', '--input-type=module', '-e', `import { createRequire } from 'node:module'; const require = createRequire(import.meta.url); ${script}`], root);
+    assert.equal(code, 0, stderr);
+    const { released, before, after } = JSON.parse(stdout) as { released: boolean; before: number; after: number };
+    assert.equal(released, true);
+    assert.ok(before - after > 32, `RSS went from ${before} to ${after} MiB`);
+  });
+
   it('runs local mode and answers `call` through its lazily loaded parts', async () => {
     const data = join(work.path, 'data');
     const local = startProcess(bin, ['local', '--data', data, '--mqtt-port', '0', '--ws-port', '0'], { cwd: work.path });

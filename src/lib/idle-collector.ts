@@ -3,18 +3,20 @@
 // collection run while allocation is low, which an idle agent may never get to, so a device would
 // hold that memory until its next burst. Once the event loop has been busy and then quiet for a
 // whole window, one full collection gives it back (after 10,000 `status` requests: ~1 MiB with the
-// bin's 1 MiB young generation, 8 MiB with a 4 MiB one; BENCHMARKS.md). A device that stays idle
-// pays nothing: nothing runs until it was busy.
+// bin's 1 MiB young generation, 8 MiB with a 4 MiB one; BENCHMARKS.md), and a trim of the C
+// library's heap returns what large payloads left in it. A device that stays idle pays nothing:
+// nothing runs until it was busy.
 
 import { performance, type EventLoopUtilization } from 'node:perf_hooks';
 import { garbageCollector } from './gc.js';
+import { loadMallocTrim } from './malloc-trim.js';
 
 export interface IdleCollectorOptions {
   /** Length of the window that must be quiet after a busy one (default 10 s). */
   windowMs?: number;
   /** Event-loop time within a window that counts as busy (default 50 ms). */
   busyMs?: number;
-  /** The collection to run; V8's full collection by default. */
+  /** The collection to run; V8's full collection, then a trim of the C library's heap, by default. */
   collect?: () => void;
 }
 
@@ -32,7 +34,15 @@ export class IdleCollector {
     const gc = garbageCollector();
     // gc() with no options is the full, compacting collection; node 20's gc({ type: 'major' })
     // runs only a scavenge.
-    this.collect = options.collect ?? (gc ? () => gc() : undefined);
+    const trim = loadMallocTrim();
+    this.collect =
+      options.collect ??
+      (gc
+        ? () => {
+            gc();
+            trim?.();
+          }
+        : undefined);
   }
 
   /** Whether collections can run at all (node started with --expose-gc, or a collector given). */
