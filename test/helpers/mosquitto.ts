@@ -26,7 +26,7 @@ export interface Broker {
   close(): Promise<void>;
 }
 
-export async function startMosquitto(options: { tls?: TlsFiles; port?: number } = {}): Promise<Broker> {
+export async function startMosquitto(options: { tls?: TlsFiles; port?: number; /** More lines of mosquitto.conf. */ extraConfig?: string[] } = {}): Promise<Broker> {
   const dir = await tempDir('ac-mosquitto-');
   const port = options.port ?? (await freePort());
   const lines = [
@@ -42,6 +42,7 @@ export async function startMosquitto(options: { tls?: TlsFiles; port?: number } 
     // Keeps root so test keys need no ownership changes.
     'user root',
   ];
+  lines.push(...(options.extraConfig ?? []));
   if (options.tls) {
     lines.push(`cafile ${options.tls.caFile}`, `certfile ${options.tls.certFile}`, `keyfile ${options.tls.keyFile}`);
     lines.push(`require_certificate ${options.tls.requireCertificate ? 'true' : 'false'}`);
