@@ -6,7 +6,8 @@
 //
 // The line goes out as written (not escaped: it is the payload, not a log line); what reaches the
 // log about it passes through the logger's escaping. While the broker is away the follower waits
-// on the line in hand and the rest stays in the file, so nothing is lost or held in memory.
+// on the line in hand and the rest stays in the file, so nothing is lost, sent twice, or held in
+// memory.
 
 import { encodeStream, streamTopic } from '../api.js';
 import { Feature } from '../feature.js';
@@ -64,7 +65,10 @@ export class InstallLog extends Feature<InstallLogOptions> {
     await this.publish(encodeStream('install', text));
   }
 
-  /** Publishes once the broker has it (QoS 1), waiting for the session as long as it takes. */
+  /** Publishes once the broker has it (QoS 1), waiting for the session as long as it takes. A
+   * connection that drops before the broker acknowledged the line fails the publish (MQTT.js
+   * forgets what was in flight when it reconnects), and the line is sent again on the next
+   * session: twice only if the broker had it and its acknowledgement was lost. */
   private async publish(payload: string): Promise<void> {
     const { bus, base, log } = this.deps;
     const signal = this.stopping?.signal;
@@ -74,10 +78,9 @@ export class InstallLog extends Feature<InstallLogOptions> {
         continue;
       }
       try {
-        await bus.publish(streamTopic(base, 'install'), payload, { qos: 1 });
+        await untilAborted(bus.publish(streamTopic(base, 'install'), payload, { qos: 1 }), signal);
         return;
       } catch (err) {
-        // The session went down under it: sent again on the next one (QoS 1 is at least once).
         if (!bus.connected) continue;
         log.warn(`install progress line not published: ${errorMessage(err)}`);
         return;
@@ -106,6 +109,25 @@ export class InstallLog extends Feature<InstallLogOptions> {
         break;
     }
   }
+}
+
+/** The promise's outcome, or undefined once the agent stops: a line waiting for the broker's
+ * acknowledgement must not hold the agent's stop. */
+function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T | undefined> {
+  return new Promise((resolve, reject) => {
+    const onAbort = () => resolve(undefined);
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (err: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(err);
+      },
+    );
+  });
 }
 
 function connectedOrAborted(bus: MessageBus, signal: AbortSignal): Promise<void> {

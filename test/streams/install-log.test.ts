@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import mqtt, { type MqttClient } from 'mqtt';
 import { startMosquitto, type Broker } from '../helpers/mosquitto.js';
 import { startProcess, type Started } from '../helpers/process.js';
+import { startTcpProxy } from '../helpers/tcp-proxy.js';
 import { tempDir } from '../helpers/tmp.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -30,14 +31,14 @@ let counter = 0;
 
 /** The program with -listen FILE, and a subscriber to its B/install. The subscriber's session is
  * persistent (QoS 1), so it gets what was published while it was away too. */
-async function listen(broker: Broker, dir: string, file: string, extraArgs: string[] = []): Promise<Listening> {
+async function listen(broker: Broker, dir: string, file: string, extraArgs: string[] = [], agentUrl = broker.url): Promise<Listening> {
   const id = `listen-${process.pid}-${++counter}`;
   const messages: Buffer[] = [];
   const subscriber = await mqtt.connectAsync(broker.url, { clientId: `${id}-sub`, clean: false, protocolVersion: 4, reconnectPeriod: 100 });
   subscriber.on('message', (_topic, payload) => messages.push(payload));
   await subscriber.subscribeAsync(`$aws/things/${id}/install`, { qos: 1 });
   const config = join(dir, `${id}.cfg`);
-  await writeFile(config, `id=${id}\nurl=${broker.url}\ncert_path=\nsketches_path=${dir}\ndrop_folder=${dir}/drop\ndocker_host=${dir}/no-docker.sock\napt_config_dir=${dir}/apt\nheartbeat_interval=0\n`);
+  await writeFile(config, `id=${id}\nurl=${agentUrl}\ncert_path=\nsketches_path=${dir}\ndrop_folder=${dir}/drop\ndocker_host=${dir}/no-docker.sock\napt_config_dir=${dir}/apt\nheartbeat_interval=0\n`);
   const agent = startProcess(process.execPath, ['--import', 'tsx', main, '-config', config, '-listen', file, ...extraArgs], {
     cwd: root,
     env: { PATH: process.env.PATH, HOME: process.env.HOME },
@@ -117,15 +118,39 @@ describe('-listen FILE (the real program, a real mosquitto)', () => {
     const l = await listen(broker, dir.path, file);
     try {
       await received(l, info('$$$ before'), 'the line written before');
+      // The broker has the subscriber's acknowledgement of it once it acknowledged a later
+      // message: else it would deliver it again after its restart (the subscriber's QoS 1).
+      await l.subscriber.publishAsync(`sync/${process.pid}`, '', { qos: 1 });
       await broker.stop();
-      await appendFile(file, '$$$ while down 1\nnot progress\n$$$ while down 2\n');
       await waitFor(() => /connection lost/.test(l.agent.stderr()), 'the agent to notice');
+      await appendFile(file, '$$$ while down 1\nnot progress\n$$$ while down 2\n');
       await broker.start();
       await appendFile(file, '$$$ after\n');
       await received(l, info('$$$ after'), 'the line written once the broker was back');
       assert.deepEqual(l.texts(), ['$$$ before', '$$$ while down 1', '$$$ while down 2', '$$$ after'].map(info));
     } finally {
       await l.stop();
+    }
+  });
+
+  it('sends a line again, once, when the connection drops before the broker got it', async () => {
+    const file = join(dir.path, 'cut.log');
+    await writeFile(file, '$$$ before\n');
+    const proxy = await startTcpProxy(broker.port);
+    const l = await listen(broker, dir.path, file, [], `mqtt://127.0.0.1:${proxy.port}`);
+    try {
+      await received(l, info('$$$ before'), 'the line written before');
+      proxy.hold();
+      await appendFile(file, '$$$ in flight\n');
+      await waitFor(() => proxy.held().includes('$$$ in flight'), 'the agent to send the line');
+      proxy.cut();
+      await received(l, info('$$$ in flight'), 'the line, on the next session');
+      await appendFile(file, '$$$ after\n');
+      await received(l, info('$$$ after'), 'the next line');
+      assert.deepEqual(l.texts(), ['$$$ before', '$$$ in flight', '$$$ after'].map(info));
+    } finally {
+      await l.stop();
+      await proxy.close();
     }
   });
 
