@@ -6,9 +6,10 @@
 // consumer has taken the line before it, so a slow consumer (a broker that is away) leaves the
 // rest of the file where it is, on disk, and nothing is lost or read twice.
 //
-// A watch on the file's folder (inotify) wakes it at once; a slow poll (1 s) is the safety net for
-// what a watch misses: a folder that does not exist yet, or was replaced, network file systems,
-// a watch refused for lack of inotify watches.
+// A watch on the file's folder (inotify) wakes it at once; a slow poll is the safety net for what a
+// watch misses: every 5 s beside a watch (appends to a renamed file, a folder that was replaced,
+// network file systems), every second without one (a folder that does not exist yet, no inotify
+// watch to spare). Each look is two system calls (stat the path, read 16 bytes).
 
 import { watch, type FSWatcher } from 'node:fs';
 import { constants, open, stat, type FileHandle } from 'node:fs/promises';
@@ -32,7 +33,10 @@ export interface FileFollowerOptions {
   onEvent?: (event: FollowerEvent) => void;
   /** Longer lines are cut to this many bytes; what is cut is counted in `cutBytes`. */
   maxLineBytes?: number;
+  /** How often it looks without a watch on the folder (default 1 s)... */
   pollIntervalMs?: number;
+  /** ...and with one, for what the watch misses (default 5 s). */
+  watchedPollIntervalMs?: number;
   chunkBytes?: number;
 }
 
@@ -85,18 +89,25 @@ export class FileFollower {
     if (!this.stopped) return;
     this.stopped = false;
     this.watchFolder();
-    this.timer = setInterval(() => {
+    this.schedulePoll();
+    this.wake();
+  }
+
+  private schedulePoll(): void {
+    const interval = this.watcher ? (this.options.watchedPollIntervalMs ?? 5000) : (this.options.pollIntervalMs ?? 1000);
+    this.timer = setTimeout(() => {
+      if (this.stopped) return;
       if (!this.watcher) this.watchFolder();
       this.wake();
-    }, this.options.pollIntervalMs ?? 1000);
+      this.schedulePoll();
+    }, interval);
     this.timer.unref();
-    this.wake();
   }
 
   /** Stops following; resolves once the file is closed. A line being consumed is waited for. */
   async stop(): Promise<void> {
     this.stopped = true;
-    if (this.timer) clearInterval(this.timer);
+    if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
     this.watcher?.close();
     this.watcher = undefined;

@@ -28,8 +28,10 @@ function follow(path: string, options: Partial<FileFollowerOptions> = {}): Follo
   let hold: Promise<void> | undefined;
   const follower = new FileFollower({
     path,
-    // A fast poll keeps the tests short where a watch cannot see the change (a folder made late).
+    // A fast poll keeps the tests short where the watch cannot see a change (a folder made late, an
+    // append to a renamed file).
     pollIntervalMs: 50,
+    watchedPollIntervalMs: 50,
     ...options,
     onLine: async (line, cutBytes) => {
       lines.push(line.toString());
