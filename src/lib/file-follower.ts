@@ -71,6 +71,8 @@ export class FileFollower {
   private again = false;
   private stopped = true;
   private waitingReason: string | undefined;
+  /** The file's folder was missing when a watch on it was last tried: no file to open either. */
+  private folderMissing = false;
 
   private readonly path: string;
 
@@ -138,6 +140,7 @@ export class FileFollower {
 
   private watchFolder(): void {
     const name = basename(this.path);
+    this.folderMissing = false;
     try {
       // persistent: false, so a watch never keeps the process alive on its own.
       const watcher = watch(dirname(this.path), { persistent: false }, (_event, filename) => {
@@ -148,14 +151,19 @@ export class FileFollower {
         if (this.watcher === watcher) this.watcher = undefined;
       });
       this.watcher = watcher;
-    } catch {
+    } catch (err) {
       // No folder yet, or no inotify watch to spare: the poll tries again.
       this.watcher = undefined;
+      this.folderMissing = errorCode(err) === 'ENOENT';
     }
   }
 
   private async check(): Promise<void> {
     if (!this.file) {
+      if (this.folderMissing) {
+        this.waiting('its folder does not exist');
+        return;
+      }
       this.file = await this.openFile();
       if (!this.file) return;
       this.event({ kind: 'following' });

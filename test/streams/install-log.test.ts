@@ -78,7 +78,7 @@ describe('-listen FILE (the real program, a real mosquitto)', () => {
     const file = join(dir.path, 'later', 'install.log');
     const l = await listen(broker, dir.path, file);
     try {
-      await waitFor(() => l.agent.stderr().includes(`waiting for ${file}: it does not exist`), 'the agent to wait for the file');
+      await waitFor(() => l.agent.stderr().includes(`waiting for ${file}: its folder does not exist`), 'the agent to wait for the file');
       await mkdir(dirname(file));
       await writeFile(file, 'Reading package lists...\n$$$ 10% unpacking\nplain line\n$$$ 20% confi');
       await received(l, info('$$$ 10% unpacking'), 'the first progress line');
