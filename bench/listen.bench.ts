@@ -4,7 +4,7 @@
 // one's CPU time (every thread: the file calls run on libuv's pool), read system calls and RSS.
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { startMosquitto } from '../test/helpers/mosquitto.js';
 import { tempDir } from '../test/helpers/tmp.js';
@@ -42,7 +42,10 @@ export default async function listenBench(): Promise<BenchResult[]> {
   const dir = await tempDir('ac-bench-listen-');
   const children: ChildProcess[] = [];
   try {
-    const file = join(dir.path, 'install.log');
+    // A folder of its own, as on a device: the agents' data folder changes now and then, and each
+    // change there would wake the follower's folder watch.
+    await mkdir(join(dir.path, 'logs'));
+    const file = join(dir.path, 'logs', 'install.log');
     let text = '';
     for (let i = 0; i < 20_000; i++) text += i % 100 === 0 ? `$$$ ${i / 200}%\n` : `unpacking package-${i} (1.0-${i}) ...\n`;
     await writeFile(file, text);
