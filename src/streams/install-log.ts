@@ -6,8 +6,8 @@
 //
 // The line goes out as written (not escaped: it is the payload, not a log line); what reaches the
 // log about it passes through the logger's escaping. While the broker is away the follower waits
-// on the line in hand and the rest stays in the file, so nothing is lost, sent twice, or held in
-// memory.
+// on the line in hand and the rest stays in the file, so nothing is lost or held in memory (and a
+// line goes out twice only when the broker had it and its acknowledgement was lost).
 
 import { encodeStream, streamTopic } from '../api.js';
 import { Feature } from '../feature.js';
@@ -16,12 +16,8 @@ import { errorMessage } from '../log.js';
 import type { MessageBus } from '../mqtt/message-bus.js';
 
 export interface InstallLogOptions {
-  /** The file to follow. */
+  /** The file to follow; lines past 16 KiB are published cut (FileFollower's cap). */
   file: string;
-  /** Longer lines are published cut to this many bytes (default 16 KiB). */
-  maxLineBytes?: number;
-  /** The safety-net poll beside the folder watch (default 1 s). */
-  pollIntervalMs?: number;
 }
 
 /** What marks a line as install progress, as the Go agent's installer wrote it. */
@@ -39,12 +35,10 @@ export class InstallLog extends Feature<InstallLogOptions> {
   private stopping: AbortController | undefined;
 
   override async start(): Promise<void> {
-    const { file, maxLineBytes, pollIntervalMs } = this.options;
+    const { file } = this.options;
     this.stopping = new AbortController();
     this.follower = new FileFollower({
       path: file,
-      maxLineBytes,
-      pollIntervalMs,
       onLine: (line, cutBytes) => this.onLine(line, cutBytes),
       onEvent: (event) => this.onEvent(event),
     });
