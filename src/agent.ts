@@ -19,6 +19,7 @@ import type { MessageBus } from './mqtt/message-bus.js';
 import { CommandRouter, type ServedFamily } from './mqtt/router.js';
 import { parseMqttVersion, type Settings } from './settings.js';
 import { Heartbeat } from './streams/heartbeat.js';
+import { InstallLog } from './streams/install-log.js';
 import { defaultDockerConfigPath } from './system/docker-config.js';
 import { WritableMount } from './system/ro-fs.js';
 
@@ -127,6 +128,7 @@ export class Agent {
       { feature: apt, served: serveFamily('apt', apt, aptCommands) },
       { feature: aptRepos, served: serveFamily('apt-repos', aptRepos, aptRepoCommands) },
     ];
+    if (settings.listen) this.parts.push({ feature: new InstallLog(deps('install-log'), { file: settings.listen }) });
   }
 
   async start(): Promise<void> {

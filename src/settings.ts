@@ -43,6 +43,7 @@ export const settingDefinitions = [
   { key: 'mqtt_version', type: 'string', default: 'auto', help: 'MQTT version: auto (5, or 3.1.1 when the broker refuses 5 or hangs up on it), 5 or 3.1.1' },
   { key: 'debug_mqtt', type: 'boolean', default: false, help: 'log every MQTT message in and out (secrets redacted); also -debug-mqtt' },
   { key: 'log_level', type: 'string', default: 'info', help: 'debug, info, warn or error' },
+  { key: 'listen', type: 'string', default: '', help: 'follow this file (it may appear later, be truncated or rotated) and publish each line containing $$$ on B/install; also -listen FILE' },
 ] as const satisfies readonly SettingDefinition[];
 
 type Definitions = typeof settingDefinitions;

@@ -1,7 +1,7 @@
 // What the agent publishes without being asked, one typed payload per stream.
 //
 // The convention: a stream that carries what a command would answer (B/heartbeat, B/status) is
-// written like an answer, `INFO: <body>`, as the Go agent did; every stream this agent adds
+// written like an answer, `INFO: <body>`, as the Go agent did (and so is the Go agent's B/install); every stream this agent adds
 // (B/apt/progress, B/containers/progress) is bare JSON, like the contract's own B/shadow/update
 // and B/presence; sketch output (B/stdout, B/sketches/<id>/stdout) is the raw bytes the sketch
 // wrote. Errors never go on a stream: a failed command answers on its own answer topic.
@@ -38,6 +38,9 @@ export interface StreamPayloads {
   status: StatusBody;
   'apt/progress': AptProgressLine;
   'containers/progress': ContainerProgress;
+  /** A line of the file that -listen follows, as written (no line break): the Go agent sent
+   * these as `INFO: <line>`, and so does this one. */
+  install: string;
 }
 
 export type StreamName = keyof StreamPayloads;
@@ -47,6 +50,7 @@ const streams: { [S in StreamName]: { topic: (base: string) => string; format: '
   status: { topic: topics.status, format: 'info' },
   'apt/progress': { topic: topics.aptProgress, format: 'json' },
   'containers/progress': { topic: topics.containersProgress, format: 'json' },
+  install: { topic: topics.install, format: 'info' },
 };
 
 export function streamTopic(base: string, stream: StreamName): string {
@@ -64,5 +68,5 @@ export function decodeStream<S extends StreamName>(stream: S, payload: string): 
   const text = payload.trimEnd();
   if (!text.startsWith('INFO: ')) throw new Error(`not an INFO: message: ${text.slice(0, 100)}`);
   const body = text.slice(6);
-  return (stream === 'heartbeat' ? body : JSON.parse(body)) as StreamPayloads[S];
+  return (stream === 'heartbeat' || stream === 'install' ? body : JSON.parse(body)) as StreamPayloads[S];
 }

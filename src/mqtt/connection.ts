@@ -275,7 +275,9 @@ export class MqttConnection extends EventEmitter implements MessageBus {
       this.failInFlight();
       this.connect(broker);
     }, delay);
-    this.reconnectTimer.unref?.();
+    // Not unref'd: while the broker is away this timer is what keeps an agent with nothing else
+    // to wait on (heartbeat_interval=0) alive; without it the process ended with code 0, which a
+    // service manager's Restart=on-failure does not restart.
   }
 
   private async resubscribe(client: MqttClient): Promise<void> {

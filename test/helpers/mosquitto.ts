@@ -26,13 +26,22 @@ export interface Broker {
   close(): Promise<void>;
 }
 
-export async function startMosquitto(options: { tls?: TlsFiles; port?: number; /** More lines of mosquitto.conf. */ extraConfig?: string[] } = {}): Promise<Broker> {
+export interface MosquittoOptions {
+  tls?: TlsFiles;
+  port?: number;
+  /** Keep sessions and queued messages across stop() and start() (saved in its folder). */
+  persistence?: boolean;
+  /** More lines of mosquitto.conf. */
+  extraConfig?: string[];
+}
+
+export async function startMosquitto(options: MosquittoOptions = {}): Promise<Broker> {
   const dir = await tempDir('ac-mosquitto-');
   const port = options.port ?? (await freePort());
   const lines = [
     `listener ${port} 127.0.0.1`,
     'allow_anonymous true',
-    'persistence false',
+    options.persistence ? `persistence true\npersistence_location ${dir.path}/` : 'persistence false',
     // Small request/answer packets otherwise wait on Nagle's algorithm (tens of ms each).
     'set_tcp_nodelay true',
     'log_dest stderr',
