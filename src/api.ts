@@ -85,6 +85,21 @@ export function concurrencyLimitOf(family: Family): number {
   return concurrencyLimits[family];
 }
 
+/** Requests of one family that may wait to be handled while requests arrive faster than the agent
+ * answers them (src/mqtt/intake.ts); beyond it `ERROR: busy, retry`. */
+const queueLimits: Record<Family, number> = {
+  status: 4096,
+  sketches: 256,
+  stats: 256,
+  apt: 256,
+  'apt-repos': 256,
+  containers: 256,
+};
+
+export function queueLimitOf(family: Family): number {
+  return queueLimits[family];
+}
+
 /** Deepest nesting of objects and arrays any request may have (a Docker API configuration is the
  * deepest the API needs, at under ten levels). */
 export const MAX_REQUEST_DEPTH = 32;

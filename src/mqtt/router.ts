@@ -6,12 +6,13 @@
 // the agent down.
 
 import { isUtf8 } from 'node:buffer';
-import { commandNames, concurrencyLimitOf, familyOf, formatError, formatInfo, MAX_REQUEST_DEPTH, payloadLimitOf, requestSchemas, topics, type AnswerOf, type CommandName, type Family, type RequestOf } from '../api.js';
+import { commandNames, concurrencyLimitOf, familyOf, formatError, formatInfo, MAX_REQUEST_DEPTH, payloadLimitOf, queueLimitOf, requestSchemas, topics, type AnswerOf, type CommandName, type Family, type RequestOf } from '../api.js';
 import { ValidationError } from '../api/schema.js';
 import { BusyError, UnavailableError } from '../errors.js';
 import { errorMessage, type Logger } from '../log.js';
 import { escapeText } from '../text.js';
 import { answerError } from './answer-error.js';
+import { RequestIntake } from './intake.js';
 import type { MessageBus, MessageMeta } from './message-bus.js';
 
 export interface HandlerContext {
@@ -73,6 +74,13 @@ export function decodeRequest<K extends CommandName>(command: K, payload: Buffer
 
 type FamilyState = { serving: ServedFamily } | { unavailable: string };
 
+/** A request as it came off the socket. */
+interface Arrived {
+  command: CommandName;
+  payload: Buffer;
+  meta: MessageMeta | undefined;
+}
+
 /** How deep objects and arrays nest in a JSON text, counted outside strings; stops counting past
  * `stopAfter`. One pass over the bytes. */
 export function nestingDepth(payload: Buffer, stopAfter: number): number {
@@ -125,6 +133,15 @@ export class CommandRouter {
   /** Requests of each family being handled now. */
   private readonly inProgress = new Map<Family, number>();
   private subscribed = false;
+  private readonly intake = new RequestIntake<Arrived, Family>({
+    start: ({ command, payload, meta }) => void this.handle(command, payload, meta),
+    refuse: ({ command, meta }, family, waiting) => {
+      this.loggerOf(command).debug(`${command}: busy, ${waiting} ${family} requests waiting`);
+      void this.reply(command, formatError(`busy, retry: ${waiting} ${family} requests are waiting`), meta);
+    },
+    familyOf: ({ command }) => familyOf(command),
+    queueLimitOf,
+  });
 
   constructor(private readonly options: RouterOptions) {}
 
@@ -148,7 +165,12 @@ export class CommandRouter {
     this.subscribed = true;
     const { bus, base } = this.options;
     await Promise.all(
-      commandNames.map((command) => bus.subscribe(topics.request(base, command), (_topic, payload, meta) => void this.handle(command, payload, meta))),
+      commandNames.map((command) =>
+        bus.subscribe(topics.request(base, command), (_topic, payload, meta) => {
+          // An oversized payload is refused at once rather than held while it waits.
+          this.intake.offer({ command, payload, meta }, payload.length > payloadLimitOf(command));
+        }),
+      ),
     );
   }
 

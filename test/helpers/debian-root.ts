@@ -33,10 +33,11 @@ export async function debianRootTarball(): Promise<string> {
   await mkdir(dirname(cachedRootTarball), { recursive: true });
   const partial = `${cachedRootTarball}.${process.pid}.partial`;
   try {
-    await must('mmdebstrap', ['--variant=minbase', '--quiet', suite, partial]);
+    // mmdebstrap guesses the format from the name, and this one ends in .partial: said outright.
+    await must('mmdebstrap', ['--variant=minbase', '--format=tar', '--quiet', suite, partial]);
     await rename(partial, cachedRootTarball);
   } finally {
-    await rm(partial, { force: true });
+    await rm(partial, { recursive: true, force: true });
   }
   return cachedRootTarball;
 }
