@@ -4,9 +4,9 @@
 #
 #   install.sh --deb FILE|URL --id ID --url BROKER --certificate CERT.pem --key KEY.pem [--ca CA.pem]
 #       an identity you already have: the device certificate and key (and the broker's CA)
-#   install.sh --deb FILE|URL [-- REGISTER-ARGS...]
+#   install.sh --deb FILE|URL [--ca CA.pem] [-- REGISTER-ARGS...]
 #       registers the device with the cloud: `arduino-connector -register REGISTER-ARGS...`
-#       (skipped when the config already has an id)
+#       (skipped when the config already has an id); --ca: the broker's CA, when it is not public
 set -euo pipefail
 
 config_dir=/etc/arduino-connector
@@ -83,6 +83,7 @@ if [ -n "$cert" ]; then
 elif grep -qs '^[[:space:]]*id[[:space:]]*=[[:space:]]*[^[:space:]]' "$config"; then
 	say "already registered"
 else
+	[ -z "$ca" ] || { [ -r "$ca" ] || die "cannot read $ca"; put "$ca" "$config_dir/ca.pem"; }
 	say "registering the device"
 	arduino-connector -register "${register_args[@]}"
 	changed=true

@@ -20,6 +20,7 @@ import { hashTree, listFiles, readManifest } from '../src/service/manifest.js';
 import { systemPaths } from '../src/service/layout.js';
 import { renderUnit } from '../src/service/unit.js';
 import { VERSION } from '../src/version.js';
+import { startFakeCloud } from './helpers/arduino-cloud.js';
 import { unpackDebianRoot, spawnInRoot, type DebianRoot } from './helpers/debian-root.js';
 import { startMosquitto, type Broker } from './helpers/mosquitto.js';
 import { makeTestPki } from './helpers/tls.js';
@@ -393,5 +394,36 @@ describe('scripts/install.sh on a clean Debian 12', () => {
       agent.kill('SIGTERM');
     }
     assert.equal(await exited, 0, output);
+  });
+
+  it('registers the device with the cloud when it has no certificate, and only once', async () => {
+    const cloud = await startFakeCloud({ caFile: pki.caFile, caKey: join(pki.dir, 'ca.key') }, { polls: ['ok'], interval: 0.05, expiresIn: 60, brokerUrl: broker.url });
+    const fresh = await unpackDebianRoot();
+    try {
+      const root = fresh.path;
+      await cp(join(checkout, 'scripts/install.sh'), join(root, 'tmp/install.sh'));
+      await cp(release.deb, join(root, 'tmp/agent.deb'));
+      await cp(pki.caFile, join(root, 'tmp/ca.pem'));
+      const id = `registered-${process.pid}`;
+      const args = ['bash', '/tmp/install.sh', '--deb', '/tmp/agent.deb', '--ca', '/tmp/ca.pem', '--', '-id', id, '-authurl', cloud.origin, '-apiurl', cloud.origin, '-token', cloud.accessToken];
+      const first = await fresh.run(args);
+      assert.equal(first.code, 0, first.stdout + first.stderr);
+      assert.match(first.stdout, /registering the device/);
+      assert.match(first.stdout, new RegExp(`device id: +${id}`));
+      assert.equal(cloud.csrs.length, 1);
+      const config = await readFile(join(root, systemPaths.configFile), 'utf8');
+      assert.match(config, new RegExp(`^id=${id}$`, 'm'));
+      assert.match(config, new RegExp(`^url=${broker.url.replace(/[.]/g, '[.]')}$`, 'm'));
+      for (const file of ['certificate.pem', 'certificate.key', 'arduino-connector.cfg']) assert.equal(await modeOf(join(root, systemPaths.configDir, file)), 0o600, file);
+
+      const second = await fresh.run(args);
+      assert.equal(second.code, 0, second.stdout + second.stderr);
+      assert.match(second.stdout, /already registered/);
+      assert.equal(cloud.csrs.length, 1, 'the second run asked the cloud for nothing');
+      assert.equal(await readFile(join(root, systemPaths.configFile), 'utf8'), config);
+    } finally {
+      await fresh.remove();
+      await cloud.close();
+    }
   });
 });
