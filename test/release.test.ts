@@ -414,7 +414,9 @@ describe('scripts/install.sh on a clean Debian 12', () => {
       const config = await readFile(join(root, systemPaths.configFile), 'utf8');
       assert.match(config, new RegExp(`^id=${id}$`, 'm'));
       assert.match(config, new RegExp(`^url=${broker.url.replace(/[.]/g, '[.]')}$`, 'm'));
-      for (const file of ['certificate.pem', 'certificate.key', 'arduino-connector.cfg']) assert.equal(await modeOf(join(root, systemPaths.configDir, file)), 0o600, file);
+      // The key and the config are secrets; the certificate is public (the folder is 0700).
+      for (const file of ['certificate.key', 'arduino-connector.cfg']) assert.equal(await modeOf(join(root, systemPaths.configDir, file)), 0o600, file);
+      assert.equal(await modeOf(join(root, systemPaths.configDir)), 0o700);
 
       const second = await fresh.run(args);
       assert.equal(second.code, 0, second.stdout + second.stderr);
