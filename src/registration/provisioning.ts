@@ -10,7 +10,7 @@ import { ConfigError, FailedError } from '../errors.js';
 import { stageFile, writeFileAtomic, type StagedFile } from '../lib/atomic-file.js';
 import type { RegisterPayload } from '../api/register.js';
 import { errorMessage, type Logger } from '../log.js';
-import type { ConnectionSettings } from '../mqtt/connection.js';
+import type { ConnectionSettings } from '../mqtt/broker-options.js';
 import { buildCsr } from './csr.js';
 import { requestBrokerUrl, requestCertificate } from './device-api.js';
 import { DEVICE_CERT_FILE, DEVICE_KEY_FILE, deviceKeyPem, generateDeviceKey, readDeviceKey } from './device-key.js';

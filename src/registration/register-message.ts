@@ -5,7 +5,8 @@ import { hostname, networkInterfaces } from 'node:os';
 import { encodeRegister, registerTopic, type RegisterPayload } from '../api/register.js';
 import { FailedError } from '../errors.js';
 import { errorMessage, type Logger } from '../log.js';
-import { MqttConnection, type ConnectionSettings } from '../mqtt/connection.js';
+import type { ConnectionSettings } from '../mqtt/broker-options.js';
+import { MqttConnection } from '../mqtt/connection.js';
 
 /** This machine as `B/register` describes it. */
 export function deviceIdentity(): RegisterPayload {

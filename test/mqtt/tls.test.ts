@@ -8,7 +8,7 @@ import { Agent } from '../../src/agent.js';
 import { defaultSettings } from '../../src/settings.js';
 import { ConfigError } from '../../src/errors.js';
 import { createLogger } from '../../src/log.js';
-import { resolveBroker } from '../../src/mqtt/connection.js';
+import { resolveBroker } from '../../src/mqtt/broker-options.js';
 import { startTestAgent } from '../helpers/agent.js';
 import { startMosquitto, type Broker } from '../helpers/mosquitto.js';
 import { tempDir } from '../helpers/tmp.js';
