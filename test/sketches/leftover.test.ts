@@ -26,6 +26,13 @@ let server: TestHttpServer;
 
 const alive = async (pid: number) => !['Z', undefined].includes(await processStateLetter(pid));
 
+/** Whether the process ignores SIGHUP (bit 0 of SigIgn in /proc/<pid>/status). */
+async function ignoresHangUp(pid: number): Promise<boolean> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '');
+  const mask = /^SigIgn:\s*([0-9a-f]+)$/m.exec(status)?.[1];
+  return mask !== undefined && (BigInt(`0x${mask}`) & 1n) === 1n;
+}
+
 /** Live processes running `file` (a shell script runs as "/bin/sh <file>"). */
 async function running(file: string): Promise<number[]> {
   const found: number[] = [];
@@ -68,6 +75,8 @@ it('ends a sketch left running by a killed agent before starting it again', asyn
     const upload = await client.call('upload', { id: 'stubborn', name: 'stubborn', url: server.url('/stubborn') });
     assert.ok(upload.ok, upload.ok ? '' : upload.message);
     firstPid = Number(/PID (\d+)/.exec(upload.body)?.[1]);
+    // Killed before its shell ran `trap`, the sketch would die of the hang-up like any other.
+    await waitFor(async () => (await ignoresHangUp(firstPid)) || undefined, 'the sketch to ignore SIGHUP');
 
     first.child.kill('SIGKILL');
     await first.exit;
