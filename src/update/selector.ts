@@ -1,0 +1,99 @@
+// The selector: the first program the service runs (the unit's ExecStart). It belongs to the
+// packaged release (/usr/lib/arduino-connector/bin/start, owned by dpkg) and is never replaced by
+// an update, so a bad update cannot break the step that rolls it back. It is POSIX sh because it
+// must work when every node release on the device is broken. What it does is the design at the top
+// of src/update/releases.ts; the state file it reads and writes is described there too.
+
+import { DEFAULT_CONFIG_FILE_PATH, DEFAULT_DATA_PATH, MAX_PROBATION_STARTS, STATE_FILE } from './releases.js';
+import { releasePaths } from '../service/layout.js';
+
+export function renderSelector(version: string): string {
+  return `#!/bin/sh
+# arduino-connector ${version}: the service's start. Picks the release to run (an update under
+# releases_path on probation or committed, else this packaged one), counts a start of a release on
+# probation and switches back to the previous release when it failed its probation, then execs the
+# chosen release's launcher (exec: the pid stays the service's main process, for sd_notify).
+set -u
+packaged=$(dirname "$(dirname "$(readlink -f "$0")")")
+releases=\${RELEASES_PATH:-}
+config=\${CONFIG:-${DEFAULT_CONFIG_FILE_PATH}}
+# As the agent finds it: releases_path, else releases/ in sketches_path; each from the
+# environment first, then the config file.
+setting() {
+  [ -r "$config" ] && sed -n "s/^[[:space:]]*$1[[:space:]]*=[[:space:]]*//p" "$config" | tail -n 1
+}
+[ -n "$releases" ] || releases=$(setting releases_path)
+if [ -z "$releases" ]; then
+  data=\${SKETCHES_PATH:-}
+  [ -n "$data" ] || data=$(setting sketches_path)
+  releases=\${data:-${DEFAULT_DATA_PATH}}/releases
+fi
+state=$releases/${STATE_FILE}
+
+version='' from='' phase='' starts=0 since=0 reason='' reported=0
+if [ -f "$state" ]; then
+  while IFS='=' read -r key value; do
+    case $key in
+      version) version=$value ;;
+      from) from=$value ;;
+      phase) phase=$value ;;
+      starts) starts=$value ;;
+      since) since=$value ;;
+      reason) reason=$value ;;
+      reported) reported=$value ;;
+    esac
+  done <"$state"
+fi
+case $starts in ''|*[!0-9]*) starts=0 ;; esac
+case $since in ''|*[!0-9]*) since=0 ;; esac
+
+# Replaced whole (a new file, flushed, renamed over the old one): a power cut leaves one or the other.
+write_state() {
+  tmp=$releases/.state.$$.tmp
+  (umask 077 && printf 'version=%s\\nfrom=%s\\nphase=%s\\nstarts=%s\\nsince=%s\\nreason=%s\\nreported=%s\\n' \\
+    "$version" "$from" "$phase" "$starts" "$since" "$reason" "$reported" >"$tmp") &&
+    sync "$tmp" && mv -f "$tmp" "$state" || echo "arduino-connector start: cannot write $state" >&2
+}
+
+# current back to previous (a new link renamed over the old: never a moment without one), or no
+# current at all, which runs this packaged release.
+roll_back() {
+  if [ -L "$releases/previous" ] && [ -e "$releases/previous/${releasePaths.launcher}" ]; then
+    ln -sfn "$(readlink "$releases/previous")" "$releases/.current.$$" && mv -fT "$releases/.current.$$" "$releases/current"
+  else
+    rm -f "$releases/current"
+  fi
+  phase=rolled-back
+  reason=$1
+  reported=0
+  write_state
+  echo "arduino-connector start: update to $version rolled back: $reason" >&2
+}
+
+running=''
+if [ -L "$releases/current" ]; then running=$(basename "$(readlink "$releases/current")"); fi
+case $phase in
+  probation)
+    if [ "$running" != "$version" ]; then
+      # Killed between writing the state and switching: the new release never ran.
+      roll_back 'interrupted before the switch'
+    elif [ "$starts" -ge ${MAX_PROBATION_STARTS} ]; then
+      roll_back "exited $starts times before answering status"
+    else
+      starts=$((starts + 1))
+      write_state
+    fi
+    ;;
+  expired)
+    # The release on probation ended itself at its deadline and wrote why.
+    roll_back "\${reason:-not connected and answering status before its deadline}"
+    ;;
+esac
+
+target=$packaged
+if [ -L "$releases/current" ] && [ -x "$releases/current/${releasePaths.launcher}" ]; then
+  target=$(readlink -f "$releases/current")
+fi
+exec "$target/${releasePaths.launcher}" "$@"
+`;
+}
