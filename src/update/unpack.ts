@@ -62,7 +62,10 @@ async function checkFiles(dir: string, manifest: Manifest): Promise<void> {
   const extra = Object.keys(found).find((rel) => !(rel in manifest.files));
   if (extra !== undefined) throw new RefusedError(`manifest check failed: ${extra} is not in the manifest`);
   for (const needed of [releasePaths.launcher, releasePaths.runtime, releasePaths.bundle]) {
-    if (manifest.files[needed]?.mode !== (needed === releasePaths.bundle ? 'file' : 'exec')) throw new RefusedError(`not a release: ${needed} is missing`);
+    if (!manifest.files[needed]) throw new RefusedError(`not a release: ${needed} is missing`);
+  }
+  for (const program of [releasePaths.launcher, releasePaths.runtime]) {
+    if (manifest.files[program]?.mode !== 'exec') throw new RefusedError(`not a release: ${program} is not executable`);
   }
 }
 
