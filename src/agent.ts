@@ -124,6 +124,8 @@ export class Agent {
       maxBytes: settings.max_update_size,
       probationSeconds: settings.update_probation,
       version: VERSION,
+      // Set by the selector that started this agent (src/update/selector.ts).
+      packagedDir: process.env.ARDUINO_CONNECTOR_PACKAGED || undefined,
       requestExit: options.requestExit ?? ((code, why) => log.warn(`${why}: would exit with ${code} to be restarted, but this agent is not run by a service`)),
       ...extra.update,
     });

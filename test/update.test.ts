@@ -258,6 +258,8 @@ describe('update', () => {
         ['manifest mismatch', { url: server.url(`/${mismatch}`) }, /^manifest check failed: dist\/arduino-connector\.js does not match its SHA-256/],
         ['other architecture', { url: server.url(`/${foreign}`) }, new RegExp(`^release 0\\.7\\.3 is for ${otherArch}, this device is ${process.arch}`)],
         ['older', { url: server.url(`/${older}`) }, /^release 0\.0\.9 is older than the running 0\.1\.0 \(allow_downgrade/],
+        // The selector would start the packaged release instead of a release older than it.
+        ['older than the packaged release', { url: server.url(`/${older}`), allow_downgrade: true }, /^release 0\.0\.9 is older than the packaged release 0\.1\.0/],
       ];
       for (const [what, request, expected] of refusals) {
         const reply = await device.client.callRaw('update', JSON.stringify(request), 120_000);

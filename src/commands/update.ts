@@ -9,6 +9,8 @@ import { ConflictError, FailedError, RefusedError } from '../errors.js';
 import { Feature, type CommandTable } from '../feature.js';
 import { errorMessage } from '../log.js';
 import { downloadVerified, removeStaleDownloads } from '../sketches/download.js';
+import { systemPaths } from '../service/layout.js';
+import { readManifest } from '../service/manifest.js';
 import { loadSignatureKey } from '../sketches/signature.js';
 import { Probation } from '../update/probation.js';
 import { EXIT_UPDATED, linkedVersion, pruneReleases, setLink, writeUpdateState } from '../update/releases.js';
@@ -33,6 +35,8 @@ export interface UpdateOptions {
   downloadTimeoutMs?: number;
   /** Limit on a whole download (default 30 minutes). */
   downloadDeadlineMs?: number;
+  /** The packaged release, whose selector starts the service (default /usr/lib/arduino-connector). */
+  packagedDir?: string;
 }
 
 export class UpdateFeature extends Feature<UpdateOptions> {
@@ -45,6 +49,7 @@ export class UpdateFeature extends Feature<UpdateOptions> {
     base: this.deps.base,
     log: this.deps.log,
     requestExit: this.options.requestExit,
+    writable: this.deps.writable,
   });
   private readonly abort = new AbortController();
   /** Set once an update is switched in: the agent is about to restart into it. */
@@ -87,6 +92,11 @@ export class UpdateFeature extends Feature<UpdateOptions> {
         const order = compareVersions(manifest.version, running);
         if (order === 0) return `${running} is already running`;
         if (order < 0 && request.allow_downgrade !== true) throw new RefusedError(`release ${manifest.version} is older than the running ${running} (allow_downgrade to install it)`);
+        const packaged = await readManifest(this.options.packagedDir ?? systemPaths.programDir).catch(() => undefined);
+        // The selector drops an update older than the packaged release (a .deb installed later wins).
+        if (packaged && compareVersions(manifest.version, packaged.version) < 0) {
+          throw new RefusedError(`release ${manifest.version} is older than the packaged release ${packaged.version}, which the service would start instead`);
+        }
         const current = await linkedVersion(releasesDir, 'current');
         // The running release: an earlier update's folder, or the packaged one (no link).
         const previous = current === running ? running : undefined;

@@ -19,6 +19,8 @@ export interface ProbationOptions {
   log: Logger;
   /** Ends the process with this code after a clean stop (the service restarts it). */
   requestExit: (code: number, why: string) => void;
+  /** The -check_ro_fs guard: the state lives on the root file system on most devices. */
+  writable: { around<T>(work: () => Promise<T>): Promise<T> };
 }
 
 export class Probation {
@@ -85,7 +87,7 @@ export class Probation {
   private save(what: string): void {
     const state = this.state!;
     this.writing = this.writing.then(
-      () => writeUpdateState(this.options.releasesDir, state).then(() => this.options.log.info(what)),
+      () => this.options.writable.around(() => writeUpdateState(this.options.releasesDir, state)).then(() => this.options.log.info(what)),
     ).catch((err: unknown) => this.options.log.error(`${what}, but the update state was not saved: ${errorMessage(err)}`));
   }
 

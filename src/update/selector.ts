@@ -90,10 +90,21 @@ case $phase in
     ;;
 esac
 
+# A newer packaged release (apt upgraded the .deb) wins over an older update: current and
+# previous are dropped, so the update state no longer applies.
+running=''
+if [ -L "$releases/current" ]; then running=$(basename "$(readlink "$releases/current")"); fi
+if [ -n "$running" ] && command -v dpkg >/dev/null 2>&1 && dpkg --compare-versions "$running" lt '${version}'; then
+  rm -f "$releases/current" "$releases/previous"
+fi
+
 target=$packaged
 if [ -L "$releases/current" ] && [ -x "$releases/current/${releasePaths.launcher}" ]; then
   target=$(readlink -f "$releases/current")
 fi
+# Tells the agent which release this selector belongs to: it refuses updates older than it.
+ARDUINO_CONNECTOR_PACKAGED=$packaged
+export ARDUINO_CONNECTOR_PACKAGED
 exec "$target/${releasePaths.launcher}" "$@"
 `;
 }
