@@ -275,22 +275,29 @@ describe('update', () => {
     }
   });
 
-  it('rolls back a release that exits at start, after three starts, and says so on B/update', async () => {
+  it('rolls back a release that exits at start to the previous update, after three starts, and says so on B/update', async () => {
     const crashing = await variant('0.3.0', {
       change: (dir) => replaceFile(join(dir, 'dist/arduino-connector.js'), 'process.stderr.write("0.3.0 cannot start\\n");\nprocess.exit(3);\n'),
     });
+    const good = await variant('0.2.5');
     const device = await startDevice();
     try {
       await answeringAs(device, VERSION);
+      // First a good update, which becomes the previous release of the next one.
+      assert.deepEqual(await device.client.call('update', { url: server.url(`/${good}`) }, 120_000), { ok: true, body: 'updating to 0.2.5' });
+      await answeringAs(device, '0.2.5');
+      await waitFor(async () => (await readUpdateState(device.releases))?.phase === 'committed', 'the update to 0.2.5 committed');
       assert.deepEqual(await device.client.call('update', { url: server.url(`/${crashing}`) }, 120_000), { ok: true, body: 'updating to 0.3.0' });
       const message = 'ERROR: update to 0.3.0 rolled back: exited 3 times before answering status\n';
       await waitFor(() => device.updateTopic.includes(message), `${message.trim()} on B/update (${device.updateTopic.join(' | ')})\n${stderrTail(device)}`, 60_000);
-      const status = await answeringAs(device, VERSION);
-      assert.deepEqual(status.update, { version: '0.3.0', from: VERSION, outcome: 'rolled back', reason: 'exited 3 times before answering status' });
-      // The packaged agent (exit 75 after the switch), three crashes of 0.3.0, the packaged again.
-      assert.deepEqual(device.service.runs.map((r) => r.code ?? 'running'), [75, 3, 3, 3, 'running']);
-      assert.equal((await readUpdateState(device.releases))?.reported, true);
-      assert.equal(await exists(join(device.releases, 'current')), false);
+      const status = await answeringAs(device, '0.2.5');
+      assert.deepEqual(status.update, { version: '0.3.0', from: '0.2.5', outcome: 'rolled back', reason: 'exited 3 times before answering status' });
+      // The packaged agent and 0.2.5 each exit 75 after a switch, three crashes of 0.3.0, 0.2.5 again.
+      assert.deepEqual(device.service.runs.map((r) => r.code ?? 'running'), [75, 75, 3, 3, 3, 'running']);
+      // Marked once the broker has it.
+      await waitFor(async () => (await readUpdateState(device.releases))?.reported, 'the rollback marked reported');
+      // The rolled-back release is pruned at the next start: only current and previous stay.
+      assert.deepEqual(await releasesFolder(device), ['0.2.5', 'current -> 0.2.5', 'previous -> 0.2.5', 'state']);
       // Reported once: a later start says nothing again.
       assert.equal(device.updateTopic.filter((m) => m === message).length, 1);
     } finally {
