@@ -29,8 +29,24 @@ if [ -z "$releases" ]; then
   releases=\${data:-${DEFAULT_DATA_PATH}}/releases
 fi
 state=$releases/${STATE_FILE}
+ro_fs=\${CHECK_RO_FS:-}
+[ -n "$ro_fs" ] || ro_fs=$(setting check_ro_fs)
 
-version='' from='' phase='' starts=0 since=0 reason='' reported=0
+# Runs "$@" with the releases folder's file system read-write when check_ro_fs is set (the agent's
+# -check_ro_fs, for a read-only root), read-only again after.
+writable() {
+  case $(echo "$ro_fs" | tr '[:upper:]' '[:lower:]') in
+    true|1|yes|on) ;;
+    *) "$@"; return ;;
+  esac
+  mnt=$(stat -c %m "$releases") && mount -o remount,rw "$mnt" || return 1
+  "$@"
+  rc=$?
+  mount -o remount,ro "$mnt"
+  return $rc
+}
+
+version='' from='' phase='' starts=0 since=0 reason='' reported=0 known_good_only='' packaged_only=''
 if [ -f "$state" ]; then
   while IFS='=' read -r key value; do
     case $key in
@@ -48,21 +64,30 @@ case $starts in ''|*[!0-9]*) starts=0 ;; esac
 case $since in ''|*[!0-9]*) since=0 ;; esac
 
 # Replaced whole (a new file, flushed, renamed over the old one): a power cut leaves one or the other.
-write_state() {
+save_state() {
   tmp=$releases/.state.$$.tmp
   (umask 077 && printf 'version=%s\\nfrom=%s\\nphase=%s\\nstarts=%s\\nsince=%s\\nreason=%s\\nreported=%s\\n' \\
     "$version" "$from" "$phase" "$starts" "$since" "$reason" "$reported" >"$tmp") &&
-    sync "$tmp" && mv -f "$tmp" "$state" || echo "arduino-connector start: cannot write $state" >&2
+    sync "$tmp" && mv -f "$tmp" "$state"
+}
+write_state() {
+  writable save_state 2>/dev/null && return 0
+  rm -f "$releases/.state.$$.tmp" 2>/dev/null
+  echo "arduino-connector start: cannot write $state" >&2
+  return 1
 }
 
 # current back to previous (a new link renamed over the old: never a moment without one), or no
 # current at all, which runs this packaged release.
-roll_back() {
+switch_back() {
   if [ -L "$releases/previous" ] && [ -e "$releases/previous/${releasePaths.launcher}" ]; then
     ln -sfn "$(readlink "$releases/previous")" "$releases/.current.$$" && mv -fT "$releases/.current.$$" "$releases/current"
   else
     rm -f "$releases/current"
   fi
+}
+roll_back() {
+  writable switch_back 2>/dev/null || known_good_only=yes
   phase=rolled-back
   reason=$1
   reported=0
@@ -81,7 +106,8 @@ case $phase in
       roll_back "exited $starts times before answering status"
     else
       starts=$((starts + 1))
-      write_state
+      # A start that cannot be counted could repeat without end: the known-good release runs instead.
+      write_state || known_good_only=yes
     fi
     ;;
   expired)
@@ -95,11 +121,20 @@ esac
 running=''
 if [ -L "$releases/current" ]; then running=$(basename "$(readlink "$releases/current")"); fi
 if [ -n "$running" ] && command -v dpkg >/dev/null 2>&1 && dpkg --compare-versions "$running" lt '${version}'; then
-  rm -f "$releases/current" "$releases/previous"
+  packaged_only=yes
+  writable rm -f "$releases/current" "$releases/previous" 2>/dev/null
 fi
 
 target=$packaged
-if [ -L "$releases/current" ] && [ -x "$releases/current/${releasePaths.launcher}" ]; then
+if [ -n "$packaged_only" ]; then
+  :
+elif [ -n "$known_good_only" ]; then
+  # The state or the links could not be written (a read-only file system): without changing them,
+  # this start runs the release that was running before the update.
+  if [ -L "$releases/previous" ] && [ -x "$releases/previous/${releasePaths.launcher}" ]; then
+    target=$(readlink -f "$releases/previous")
+  fi
+elif [ -L "$releases/current" ] && [ -x "$releases/current/${releasePaths.launcher}" ]; then
   target=$(readlink -f "$releases/current")
 fi
 # Tells the agent which release this selector belongs to: it refuses updates older than it.

@@ -8,6 +8,8 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { readUpdateState, writeUpdateState, type UpdateState } from '../../src/update/releases.js';
 import { renderSelector } from '../../src/update/selector.js';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { runProcess } from '../helpers/process.js';
 import { tempDir } from '../helpers/tmp.js';
 
@@ -28,7 +30,7 @@ async function fakeRelease(dir: string, name: string): Promise<void> {
   await chmod(join(dir, 'bin/arduino-connector'), 0o755);
 }
 
-async function device(packagedVersion = '1.0.0') {
+async function device(packagedVersion = '1.0.0', env: Record<string, string> = {}) {
   const root = join(work.path, `case-${++cases}`);
   const packaged = join(root, 'usr-lib');
   await fakeRelease(packaged, 'packaged');
@@ -37,7 +39,7 @@ async function device(packagedVersion = '1.0.0') {
   const releases = join(root, 'releases');
   await mkdir(releases);
   const start = async () => {
-    const run = await runProcess(join(packaged, 'bin/start'), ['-x'], { env: { PATH: process.env.PATH, RELEASES_PATH: releases, CONFIG: join(root, 'none.cfg') } });
+    const run = await runProcess(join(packaged, 'bin/start'), ['-x'], { env: { PATH: process.env.PATH, RELEASES_PATH: releases, CONFIG: join(root, 'none.cfg'), ...env } });
     assert.equal(run.code, 0, run.stderr);
     return run.stdout.trim();
   };
@@ -105,5 +107,45 @@ describe('the selector', () => {
     await d.link('current', '2.0.0');
     assert.equal(await d.start(), 'packaged -x');
     await assert.rejects(lstat(join(d.releases, 'current')));
+  });
+
+  describe('on a read-only file system', () => {
+    const run = promisify(execFile);
+    const readOnly = async (path: string) => (await run('findmnt', ['-n', '-o', 'OPTIONS', '--mountpoint', path])).stdout.trim().split(',').includes('ro');
+
+    /** A device whose releases folder is a tmpfs of its own, with 3.0.0 on probation over 2.0.0, made read-only. */
+    async function readOnlyDevice(env: Record<string, string>) {
+      const d = await device('1.0.0', env);
+      await run('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', d.releases]);
+      await d.add('2.0.0');
+      await d.add('3.0.0');
+      await d.link('previous', '2.0.0');
+      await d.link('current', '3.0.0');
+      await d.state({ version: '3.0.0', from: '2.0.0' });
+      await run('mount', ['-o', 'remount,ro', d.releases]);
+      return d;
+    }
+
+    it('runs the previous release when it cannot count a start (never an uncounted start on probation)', async (t) => {
+      const d = await readOnlyDevice({});
+      t.after(() => run('umount', [d.releases]).catch(() => {}));
+      for (let i = 0; i < 4; i++) assert.equal(await d.start(), '2.0.0 -x');
+      assert.equal((await readUpdateState(d.releases))?.starts, 0);
+      assert.equal(await readlink(join(d.releases, 'current')), '3.0.0');
+    });
+
+    it('with check_ro_fs, remounts the folder read-write to count and roll back, and read-only after', async (t) => {
+      const d = await readOnlyDevice({ CHECK_RO_FS: 'true' });
+      t.after(() => run('umount', [d.releases]).catch(() => {}));
+      for (const n of [1, 2, 3]) {
+        assert.equal(await d.start(), '3.0.0 -x');
+        assert.equal((await readUpdateState(d.releases))?.starts, n);
+        assert.equal(await readOnly(d.releases), true);
+      }
+      assert.equal(await d.start(), '2.0.0 -x');
+      assert.equal(await readlink(join(d.releases, 'current')), '2.0.0');
+      assert.equal((await readUpdateState(d.releases))?.phase, 'rolled-back');
+      assert.equal(await readOnly(d.releases), true);
+    });
   });
 });
