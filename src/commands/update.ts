@@ -8,12 +8,12 @@ import type { AnswerOf, RequestOf } from '../api.js';
 import { ConflictError, FailedError, RefusedError } from '../errors.js';
 import { Feature, type CommandTable } from '../feature.js';
 import { errorMessage } from '../log.js';
-import { downloadVerified, removeStaleDownloads } from '../sketches/download.js';
+import { downloadVerified } from '../sketches/download.js';
 import { systemPaths } from '../service/layout.js';
 import { readManifest } from '../service/manifest.js';
 import { loadSignatureKey } from '../sketches/signature.js';
 import { Probation } from '../update/probation.js';
-import { EXIT_UPDATED, linkedVersion, pruneReleases, setLink, writeUpdateState } from '../update/releases.js';
+import { EXIT_UPDATED, linkedVersion, pruneReleases, setLink, staleReleases, writeUpdateState } from '../update/releases.js';
 import { unpackRelease } from '../update/unpack.js';
 import { compareVersions } from '../update/version-order.js';
 
@@ -134,11 +134,13 @@ export class UpdateFeature extends Feature<UpdateOptions> {
 
   override async start(): Promise<void> {
     const { releasesDir } = this.options;
-    await mkdir(releasesDir, { recursive: true, mode: 0o700 });
-    await removeStaleDownloads(releasesDir);
     const keep = [await linkedVersion(releasesDir, 'current'), await linkedVersion(releasesDir, 'previous')];
-    // What a kill during an unpack or a switch left: temporary folders and links.
-    await this.deps.writable.around(() => pruneReleases(releasesDir, keep));
+    // What a kill during a download, an unpack or a switch left, and a rolled-back release. Only
+    // when there is something: with check_ro_fs each start would otherwise remount the root.
+    if ((await staleReleases(releasesDir, keep)).length > 0) {
+      const removed = await this.deps.writable.around(() => pruneReleases(releasesDir, keep));
+      this.deps.log.info(`releases folder: removed ${removed.join(', ')}`);
+    }
     await this.probation.start();
   }
 

@@ -124,17 +124,25 @@ export async function setLink(releasesDir: string, link: 'current' | 'previous',
   }
 }
 
-/** Removes every version folder but `keep`, and what interrupted unpacks and switches left. */
-export async function pruneReleases(releasesDir: string, keep: readonly (string | undefined)[]): Promise<string[]> {
-  const removed: string[] = [];
-  for (const entry of await readdir(releasesDir, { withFileTypes: true })) {
-    const name = entry.name;
-    if (name === STATE_FILE || name === 'current' || name === 'previous') continue;
-    if (keep.includes(name)) continue;
-    if (entry.isDirectory() || name.startsWith('.')) {
-      await rm(join(releasesDir, name), { recursive: true, force: true });
-      removed.push(name);
-    }
+/** The version folders but `keep`, and what interrupted downloads, unpacks and switches left (all
+ * dot-names); none when the folder does not exist yet. */
+export async function staleReleases(releasesDir: string, keep: readonly (string | undefined)[]): Promise<string[]> {
+  let entries;
+  try {
+    entries = await readdir(releasesDir, { withFileTypes: true });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw err;
   }
-  return removed;
+  return entries
+    .filter((entry) => !['current', 'previous', STATE_FILE].includes(entry.name) && !keep.includes(entry.name))
+    .filter((entry) => entry.isDirectory() || entry.name.startsWith('.'))
+    .map((entry) => entry.name);
+}
+
+/** Removes every version folder but `keep`, and the leftovers of interrupted work; their names. */
+export async function pruneReleases(releasesDir: string, keep: readonly (string | undefined)[]): Promise<string[]> {
+  const stale = await staleReleases(releasesDir, keep);
+  for (const name of stale) await rm(join(releasesDir, name), { recursive: true, force: true });
+  return stale;
 }
