@@ -275,6 +275,27 @@ describe('update', () => {
     }
   });
 
+  it('refuses an update that does not fit on the disk, leaving nothing behind', async () => {
+    const file = await variant('0.7.5');
+    // A releases folder of 80 MiB: the download (47 MiB) fits, the unpacked release (116 MiB) not.
+    const small = join(work.path, 'small-disk');
+    await mkdir(small);
+    await runProcess('mount', ['-t', 'tmpfs', '-o', 'size=80m,mode=0700', 'tmpfs', small]);
+    const device = await startDevice({ RELEASES_PATH: small });
+    try {
+      await answeringAs(device, VERSION);
+      const reply = await device.client.call('update', { url: server.url(`/${file}`) }, 120_000);
+      assert.equal(reply.ok, false);
+      assert.match(reply.ok ? '' : reply.message, /^unpacking the update failed: .*No space left on device/);
+      assert.deepEqual(await readdir(small), []);
+      assert.equal((await statusOf(device))?.version, VERSION);
+      assert.deepEqual(device.service.runs.map((r) => r.code ?? 'running'), ['running']);
+    } finally {
+      await device.close();
+      await runProcess('umount', [small]);
+    }
+  });
+
   it('rolls back a release that exits at start to the previous update, after three starts, and says so on B/update', async () => {
     const crashing = await variant('0.3.0', {
       change: (dir) => replaceFile(join(dir, 'dist/arduino-connector.js'), 'process.stderr.write("0.3.0 cannot start\\n");\nprocess.exit(3);\n'),
