@@ -17,6 +17,7 @@ import { fetchRuntime } from './release/runtime.js';
 import { hashTree, type Manifest } from '../src/service/manifest.js';
 import { releasePaths } from '../src/service/layout.js';
 import { NODE_FLAGS } from '../src/service/node-flags.js';
+import { renderSelector } from '../src/update/selector.js';
 import { VERSION } from '../src/version.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -99,6 +100,8 @@ export async function buildRelease(options: ReleaseOptions = {}): Promise<Releas
     await mkdir(join(dir, 'bin'));
     await writeFile(join(dir, releasePaths.launcher), launcher(VERSION));
     await chmod(join(dir, releasePaths.launcher), 0o755);
+    await writeFile(join(dir, releasePaths.selector), renderSelector(VERSION));
+    await chmod(join(dir, releasePaths.selector), 0o755);
     // The native addon must load on the runtime it ships with, not only on the node that built it.
     await run(join(dir, releasePaths.runtime), ['-e', "require('./node_modules/node-pty')"], { cwd: dir });
     const version = (await run(join(dir, releasePaths.launcher), ['--version'])).trim();

@@ -4,6 +4,7 @@
 // `ERROR: <family> unavailable: <reason>`), and it is started again later, so a folder that
 // appears or a disk that comes back brings the family back without a restart.
 
+import { join } from 'node:path';
 import { baseTopic, commandNames, familyOf, topics, type Family } from './api.js';
 import { StatusFeature, statusCommands } from './commands/status.js';
 import { AptReposFeature, aptRepoCommands } from './commands/apt-repos.js';
@@ -11,6 +12,7 @@ import { AptFeature, aptCommands, type AptOptions } from './commands/apt.js';
 import { ContainersFeature, containerCommands, type ContainersOptions } from './commands/containers.js';
 import { SketchesFeature, sketchCommands, type SketchesOptions } from './commands/sketches.js';
 import { StatsFeature, statsCommands, type StatsOptions } from './commands/stats.js';
+import { UpdateFeature, updateCommands, type UpdateOptions } from './commands/update.js';
 import { ConfigError } from './errors.js';
 import { serveFamily, type Feature, type FeatureDeps } from './feature.js';
 import { errorMessage, type Logger } from './log.js';
@@ -22,6 +24,7 @@ import { Heartbeat } from './streams/heartbeat.js';
 import { InstallLog } from './streams/install-log.js';
 import { defaultDockerConfigPath } from './system/docker-config.js';
 import { WritableMount } from './system/ro-fs.js';
+import { VERSION } from './version.js';
 
 export interface AgentOptions {
   settings: Settings;
@@ -36,6 +39,7 @@ export interface AgentOptions {
     stats?: Partial<StatsOptions>;
     containers?: Partial<ContainersOptions>;
     apt?: Partial<AptOptions>;
+    update?: Partial<UpdateOptions>;
   };
   /** The -check_ro_fs guard (default: one made from the settings); tests give one that remounts
    * a file system of their own. */
@@ -46,6 +50,10 @@ export interface AgentOptions {
   /** Told in one line how the broker session stands (connected, lost, unreachable and why), for
    * the service manager's status; only for the agent's own MQTT connection. */
   onBrokerStatus?: (status: string) => void;
+  /** Asked by the update feature to stop the agent cleanly and end the process with `code`, so
+   * that the service manager starts it again (into a new release, or to roll one back). Without
+   * it (tests, local mode) the request is only logged. */
+  requestExit?: (code: number, why: string) => void;
 }
 
 interface Part {
@@ -110,7 +118,18 @@ export class Agent {
       },
       ...extra.sketches,
     });
-    const status = new StatusFeature(deps('status'), { sketches: sketches.status });
+    const update = new UpdateFeature(deps('update'), {
+      releasesDir: settings.releases_path || join(settings.sketches_path, 'releases'),
+      signatureKey: settings.update_key || settings.signature_key,
+      maxBytes: settings.max_update_size,
+      probationSeconds: settings.update_probation,
+      version: VERSION,
+      // Set by the selector that started this agent (src/update/selector.ts).
+      packagedDir: process.env.ARDUINO_CONNECTOR_PACKAGED || undefined,
+      requestExit: options.requestExit ?? ((code, why) => log.warn(`${why}: would exit with ${code} to be restarted, but this agent is not run by a service`)),
+      ...extra.update,
+    });
+    const status = new StatusFeature(deps('status'), { sketches: sketches.status, version: VERSION, update: update.probation });
     const stats = new StatsFeature(deps('stats'), { ...extra.stats });
     const containers = new ContainersFeature(deps('containers'), {
       socketPath: settings.docker_host,
@@ -127,6 +146,7 @@ export class Agent {
       { feature: containers, served: serveFamily('containers', containers, containerCommands) },
       { feature: apt, served: serveFamily('apt', apt, aptCommands) },
       { feature: aptRepos, served: serveFamily('apt-repos', aptRepos, aptRepoCommands) },
+      { feature: update, served: serveFamily('update', update, updateCommands) },
     ];
     if (settings.listen) this.parts.push({ feature: new InstallLog(deps('install-log'), { file: settings.listen }) });
   }

@@ -8,6 +8,7 @@ import { containerRequests, type ContainerAnswers } from './api/containers.js';
 import type { Infer } from './api/schema.js';
 import { sketchRequests, statusRequests, type SketchAnswers, type StatusAnswers } from './api/sketches.js';
 import { statsRequests, type StatsAnswers } from './api/stats.js';
+import { updateRequests, type UpdateAnswers } from './api/update.js';
 
 export * from './api/answer.js';
 export * from './api/apt.js';
@@ -17,6 +18,7 @@ export * from './api/sketches.js';
 export * from './api/stats.js';
 export * from './api/streams.js';
 export * from './api/topics.js';
+export * from './api/update.js';
 
 /** Command families: each is served by one feature, and becomes unavailable as one. */
 export const commandFamilies = {
@@ -26,6 +28,7 @@ export const commandFamilies = {
   apt: aptRequests,
   'apt-repos': aptRepoRequests,
   containers: containerRequests,
+  update: updateRequests,
 };
 
 export type Family = keyof typeof commandFamilies;
@@ -37,10 +40,11 @@ export const requestSchemas = {
   ...aptRequests,
   ...aptRepoRequests,
   ...containerRequests,
+  ...updateRequests,
 };
 
 /** Every command's answer body, from the family files. */
-export interface Answers extends StatusAnswers, SketchAnswers, StatsAnswers, AptAnswers, AptRepoAnswers, ContainerAnswers {}
+export interface Answers extends StatusAnswers, SketchAnswers, StatsAnswers, AptAnswers, AptRepoAnswers, ContainerAnswers, UpdateAnswers {}
 
 export type CommandName = keyof typeof requestSchemas;
 /** The commands of one family. */
@@ -79,6 +83,8 @@ const concurrencyLimits: Record<Family, number> = {
   apt: 16,
   'apt-repos': 16,
   containers: 16,
+  // One update at a time; the next is refused while one runs.
+  update: 1,
 };
 
 export function concurrencyLimitOf(family: Family): number {
@@ -94,6 +100,7 @@ const queueLimits: Record<Family, number> = {
   apt: 256,
   'apt-repos': 256,
   containers: 256,
+  update: 4,
 };
 
 export function queueLimitOf(family: Family): number {

@@ -43,6 +43,10 @@ export const settingDefinitions = [
   { key: 'mqtt_version', type: 'string', default: 'auto', help: 'MQTT version: auto (5, or 3.1.1 when the broker refuses 5 or hangs up on it), 5 or 3.1.1' },
   { key: 'debug_mqtt', type: 'boolean', default: false, help: 'log every MQTT message in and out (secrets redacted); also -debug-mqtt' },
   { key: 'log_level', type: 'string', default: 'info', help: 'debug, info, warn or error' },
+  { key: 'releases_path', type: 'string', default: '', help: 'folder of updates (one folder per version, current and previous links, the update state; default: releases/ in sketches_path); never the packaged release' },
+  { key: 'update_key', type: 'string', default: '', help: 'public key (PEM or a path) that signs updates; empty: signature_key' },
+  { key: 'update_probation', type: 'number', default: 120, help: 'seconds an updated agent has to connect and answer status before it is rolled back' },
+  { key: 'max_update_size', type: 'number', default: 512 * 1024 * 1024, help: 'largest update download accepted, in bytes' },
   { key: 'listen', type: 'string', default: '', help: 'follow this file (it may appear later, be truncated or rotated) and publish each line containing $$$ on B/install; also -listen FILE' },
 ] as const satisfies readonly SettingDefinition[];
 

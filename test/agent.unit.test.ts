@@ -1,6 +1,7 @@
 // The agent over the in-memory broker: every command answered, and a family whose feature cannot
 // start answers ERROR: <family> unavailable while the rest serves, until it comes back.
 
+import { VERSION } from '../src/version.js';
 import assert from 'node:assert/strict';
 import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -15,7 +16,7 @@ describe('agent over the in-memory bus', () => {
     const t = await startMemoryAgent();
     try {
       const status = await t.client.call('status', {});
-      assert.deepEqual(status, { ok: true, body: '{"sketches":{}}' });
+      assert.deepEqual(status, { ok: true, body: `{"sketches":{},"version":"${VERSION}"}` });
       for (const command of commandNames) {
         const reply = await t.client.callRaw(command, '{test}', 5000);
         assert.equal(reply.ok, false, command);

@@ -138,7 +138,7 @@ describe('the service unit', () => {
     for (const line of [
       'Type=notify', 'NotifyAccess=main', 'WatchdogSec=30', 'Restart=on-failure', 'After=network-online.target', 'Wants=network-online.target',
       'StateDirectory=arduino-connector', 'ConfigurationDirectory=arduino-connector', 'ConfigurationDirectoryMode=0700', 'WorkingDirectory=/var/lib/arduino-connector',
-      'ExecStart=/usr/lib/arduino-connector/runtime/bin/node --max-semi-space-size=1 --expose-gc /usr/lib/arduino-connector/dist/arduino-connector.js',
+      'ExecStart=/usr/lib/arduino-connector/bin/start',
       'WantedBy=multi-user.target',
     ]) assert.ok(unit.split('\n').includes(line), `missing ${line}`);
     // Sketches stop with the service: the default control-group kill.

@@ -1,6 +1,7 @@
 // status, upload and sketch: the sketch table and the commands that change it.
 
 import { fileName, httpUrl } from './fields.js';
+import type { UpdateOutcome } from './update.js';
 import { object, oneOf, optional, refine, str, ValidationError } from './schema.js';
 
 export const statusRequests = {
@@ -43,4 +44,8 @@ export interface SketchStatus {
 
 export interface StatusBody {
   sketches: Record<string, SketchStatus>;
+  /** Beyond the Go agent: the running agent's version. */
+  version?: string;
+  /** Beyond the Go agent: the last self-update, once there was one (see `update`). */
+  update?: UpdateOutcome;
 }

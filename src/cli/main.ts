@@ -102,7 +102,17 @@ async function runAgent(args: ParsedArgs): Promise<void> {
   guardProcess(log);
   startIdleCollector(log);
   applyProxyEnvironment(settings);
-  const agent = new Agent({ settings, log, onBrokerStatus: (status) => service.status(status) });
+  let exiting = false;
+  // An update switched in, or a probation missed: a clean stop, then a non-zero code so that the
+  // unit's Restart=on-failure runs the selector again.
+  const requestExit = (code: number, why: string) => {
+    if (exiting) return;
+    exiting = true;
+    log.info(`${why}: stopping, exit code ${code} (the service starts it again)`);
+    service.stopping(why);
+    void agent.stop().catch((err: unknown) => log.error(`stop failed: ${errorMessage(err)}`)).finally(() => process.exit(code));
+  };
+  const agent = new Agent({ settings, log, onBrokerStatus: (status) => service.status(status), requestExit });
   const starting = agent.start();
   // A stop asked for while the features start (systemctl stop at boot) waits for them, then
   // stops them cleanly, instead of the default SIGTERM action ending the process midway.

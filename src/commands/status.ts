@@ -1,6 +1,6 @@
 // status: the sketch table on request, and on B/status whenever a sketch changes state.
 
-import { encodeStream, streamTopic, type AnswerOf } from '../api.js';
+import { encodeStream, streamTopic, type AnswerOf, type UpdateOutcome } from '../api.js';
 import { Feature, type CommandTable } from '../feature.js';
 import { errorMessage } from '../log.js';
 import type { SketchStatusSource } from '../sketches/status-source.js';
@@ -13,6 +13,11 @@ export const statusCommands = {
 export interface StatusOptions {
   /** The sketch table (the sketches feature's, which can be read even when it failed to start). */
   sketches: SketchStatusSource;
+  /** The running agent's version. */
+  version?: string;
+  /** The last self-update's outcome, and who is told that a status request was answered (an
+   * update on probation commits then). */
+  update?: { outcome(): UpdateOutcome | undefined; statusAnswered(): void };
 }
 
 export class StatusFeature extends Feature<StatusOptions> {
@@ -20,7 +25,18 @@ export class StatusFeature extends Feature<StatusOptions> {
   private unlisten: (() => void) | undefined;
 
   async status(): Promise<AnswerOf<'status'>> {
-    return { sketches: this.options.sketches.snapshot() };
+    const body = this.snapshot();
+    // After the answer is returned: the router publishes it once this method returns.
+    queueMicrotask(() => this.options.update?.statusAnswered());
+    return body;
+  }
+
+  private snapshot(): AnswerOf<'status'> {
+    const body: AnswerOf<'status'> = { sketches: this.options.sketches.snapshot() };
+    if (this.options.version !== undefined) body.version = this.options.version;
+    const update = this.options.update?.outcome();
+    if (update) body.update = update;
+    return body;
   }
 
   override async start(): Promise<void> {
@@ -36,7 +52,7 @@ export class StatusFeature extends Feature<StatusOptions> {
   private async publish(): Promise<void> {
     const { bus, base, log } = this.deps;
     try {
-      await bus.publish(streamTopic(base, 'status'), encodeStream('status', await this.status()));
+      await bus.publish(streamTopic(base, 'status'), encodeStream('status', this.snapshot()));
     } catch (err) {
       log.warn(`status not published: ${errorMessage(err)}`);
     }

@@ -31,6 +31,8 @@ export const systemPaths = {
 export const releasePaths = {
   manifest: 'manifest.json',
   launcher: 'bin/arduino-connector',
+  /** The service's start: picks the release to run (src/update/selector.ts). */
+  selector: 'bin/start',
   bundle: 'dist/arduino-connector.js',
   runtime: 'runtime/bin/node',
 } as const;
@@ -40,7 +42,8 @@ export function under(root: string, path: string): string {
   return root === '/' ? path : join(root, path);
 }
 
-/** The command line the service runs: the release's own runtime, the bin's node flags, the bundle. */
-export function execStart(programDir: string, nodeFlags: readonly string[]): string[] {
-  return [join(programDir, releasePaths.runtime), ...nodeFlags, join(programDir, releasePaths.bundle)];
+/** The command line the service runs: the packaged release's selector, which execs the chosen
+ * release's launcher (its runtime, its node flags, its bundle). */
+export function execStart(programDir: string): string[] {
+  return [join(programDir, releasePaths.selector)];
 }

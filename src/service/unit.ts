@@ -4,7 +4,6 @@
 
 import { ConfigError } from '../errors.js';
 import { execStart, systemPaths } from './layout.js';
-import { NODE_FLAGS } from './node-flags.js';
 
 export interface UnitOptions {
   /** The release the unit starts (default /usr/lib/arduino-connector). */
@@ -25,9 +24,7 @@ function checkedPath(path: string): string {
 export function renderUnit(options: UnitOptions): string {
   const programDir = checkedPath(options.programDir ?? systemPaths.programDir);
   const dataDir = checkedPath(systemPaths.dataDir);
-  const [runtime, ...rest] = execStart(programDir, NODE_FLAGS);
-  const bundle = rest.pop();
-  const command = [checkedPath(runtime as string), ...rest, checkedPath(bundle as string)].join(' ');
+  const command = execStart(programDir).map(checkedPath).join(' ');
   return `# arduino-connector ${options.version}: written by the Debian package or by \`arduino-connector -install\`.
 [Unit]
 Description=Arduino Connector device agent (MQTT)
@@ -42,7 +39,9 @@ StartLimitIntervalSec=0
 [Service]
 # READY=1 once the agent has started locally (with or without a broker); WATCHDOG=1 from its event
 # loop every WATCHDOG_USEC/2, so a blocked loop gets the agent restarted. Only the main process
-# (node itself, started below without a shell) may notify.
+# may notify: the selector below (sh) execs the launcher, which execs node, so node keeps its pid.
+# The selector picks an update on probation or the packaged release, and rolls a failed update
+# back (src/update/releases.ts); an agent that switched in an update exits 75 to be restarted.
 Type=notify
 NotifyAccess=main
 WatchdogSec=30

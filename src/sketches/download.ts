@@ -29,6 +29,12 @@ export interface DownloadRequest {
   env?: NodeJS.ProcessEnv;
   /** Extra certificate authorities for https (default: Node's bundled ones). */
   ca?: string | Buffer;
+  /** The signature, when the request carried it; otherwise url+".sig" is fetched. */
+  signature?: Buffer;
+  /** What is downloaded, for the size refusal (default "sketch"). */
+  what?: string;
+  /** The setting that caps the size, for the size refusal (default "max_sketch_size"). */
+  sizeSetting?: string;
 }
 
 export interface VerifiedDownload {
@@ -56,7 +62,7 @@ export async function downloadVerified(req: DownloadRequest): Promise<VerifiedDo
   const body = response.body;
   if (response.declaredBytes !== undefined && response.declaredBytes > req.maxBytes) {
     body.destroy();
-    throw tooLarge(req.maxBytes);
+    throw tooLarge(req);
   }
 
   const tempPath = join(req.folder, `.download-${randomBytes(16).toString('hex')}.part`);
@@ -92,7 +98,7 @@ export async function downloadVerified(req: DownloadRequest): Promise<VerifiedDo
       for await (const chunk of body as AsyncIterable<Buffer>) {
         bytes += chunk.length;
         if (bytes > req.maxBytes) {
-          failure = tooLarge(req.maxBytes);
+          failure = tooLarge(req);
           break;
         }
         verifier.update(chunk);
@@ -115,7 +121,7 @@ export async function downloadVerified(req: DownloadRequest): Promise<VerifiedDo
       out.destroy();
       throw failure;
     }
-    const signature = await readHttpBody(`${req.url}.sig`, { ...http, maxBytes: maxSignatureBytes }).catch((err: unknown) => {
+    const signature = req.signature ?? await readHttpBody(`${req.url}.sig`, { ...http, maxBytes: maxSignatureBytes }).catch((err: unknown) => {
       throw prefixedError('signature download failed', httpFailure(err, signal));
     });
     if (signature.length !== expectedSignatureBytes) {
@@ -155,8 +161,8 @@ function signatureLength(key: KeyObject): number {
   return Math.ceil(bits / 8);
 }
 
-function tooLarge(maxBytes: number): RefusedError {
-  return new RefusedError(`sketch larger than ${maxBytes} bytes (max_sketch_size)`);
+function tooLarge(req: DownloadRequest): RefusedError {
+  return new RefusedError(`${req.what ?? 'sketch'} larger than ${req.maxBytes} bytes (${req.sizeSetting ?? 'max_sketch_size'})`);
 }
 
 /** Resolves when the stream wants more data, or is closed (after an error). */

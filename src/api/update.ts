@@ -1,0 +1,29 @@
+// update: the agent replaces its own release with a signed one, on probation until it has
+// connected and answered status (design: src/update/releases.ts).
+
+import { httpUrl } from './fields.js';
+import { bool, object, optional, str } from './schema.js';
+
+export const updateRequests = {
+  update: object({
+    url: httpUrl,
+    token: optional(str({ max: 8192 })),
+    /** RSA/SHA-256 over the tarball, base64; without it, `url + ".sig"` is fetched. */
+    signature: optional(str({ min: 1, max: 4096, pattern: /^[A-Za-z0-9+/]+={0,2}$/, patternText: 'not base64' })),
+    allow_downgrade: optional(bool()),
+  }),
+};
+
+export interface UpdateAnswers {
+  /** `updating to <version>`, or `<version> is already running`. */
+  update: string;
+}
+
+/** The last update, in `status`: how it went. */
+export interface UpdateOutcome {
+  version: string;
+  from: string;
+  outcome: 'probation' | 'committed' | 'rolled back';
+  /** Why it was rolled back. */
+  reason?: string;
+}
