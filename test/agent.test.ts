@@ -7,6 +7,7 @@ import { commandFamilies, commandNames, decodeBody, parseReply, topics } from '.
 import { startMosquitto, type Broker } from './helpers/mosquitto.js';
 import { startTestAgent, type TestAgent } from './helpers/agent.js';
 import { waitFor } from './helpers/wait.js';
+import { VERSION } from '../src/version.js';
 
 describe('agent core over a real mosquitto', () => {
   let broker: Broker;
@@ -25,7 +26,7 @@ describe('agent core over a real mosquitto', () => {
     const reply = await t.client.call('status', {});
     assert.equal(reply.ok, true);
     assert.ok(reply.ok);
-    assert.deepEqual(decodeBody(reply.body), { sketches: {} });
+    assert.deepEqual(decodeBody(reply.body), { sketches: {}, version: VERSION });
   });
 
   it('answers on B/<command> exactly "INFO: <json>\\n", never on /post', async () => {
@@ -35,7 +36,7 @@ describe('agent core over a real mosquitto', () => {
     await watcher.subscribeAsync(`${t.agent.base}/#`);
     await watcher.publishAsync(topics.request(t.agent.base, 'status'), '');
     const answer = await waitFor(() => seen.find((m) => m.topic === topics.answer(t.agent.base, 'status')), 'the status answer');
-    assert.equal(answer.text, 'INFO: {"sketches":{}}\n');
+    assert.equal(answer.text, `INFO: {"sketches":{},"version":"${VERSION}"}\n`);
     // Only the request itself was seen on a /post topic.
     assert.equal(seen.filter((m) => m.topic.endsWith('/post')).length, 1);
     await watcher.endAsync();
@@ -87,7 +88,7 @@ describe('agent core over a real mosquitto', () => {
     });
     const reply = await waitFor(() => replies[0], 'the reply on the response topic');
     assert.equal(reply.correlation, 'abc-123');
-    assert.deepEqual(parseReply(reply.payload), { ok: true, body: '{"sketches":{}}' });
+    assert.deepEqual(parseReply(reply.payload), { ok: true, body: `{"sketches":{},"version":"${VERSION}"}` });
     await requester.endAsync();
   });
 

@@ -11,6 +11,7 @@ import { startMosquitto, type Broker } from '../helpers/mosquitto.js';
 import { runProcess, startProcess, type Started } from '../helpers/process.js';
 import { tempDir } from '../helpers/tmp.js';
 import { waitFor } from '../helpers/wait.js';
+import { VERSION } from '../../src/version.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const main = join(root, 'src/cli/main.ts');
@@ -83,7 +84,7 @@ describe('the agent as a process', () => {
       await waitFor(() => /connected to/.test(agent.stderr()), 'the agent to connect', 15_000);
       const status = await run(['call', 'status', '--broker', broker.url, '--device', 'cli-device']);
       assert.equal(status.code, 0, status.stderr);
-      assert.deepEqual(JSON.parse(status.stdout), { sketches: {} });
+      assert.deepEqual(JSON.parse(status.stdout), { sketches: {}, version: VERSION });
 
       // A request with a secret, sent raw so it reaches the agent's log even though it is refused.
       const watcher = await mqtt.connectAsync(broker.url);

@@ -20,6 +20,7 @@ import { freePort } from '../helpers/net.js';
 import { tempDir } from '../helpers/tmp.js';
 import { makeTestPki, type TestPki } from '../helpers/tls.js';
 import { waitFor } from '../helpers/wait.js';
+import { VERSION } from '../../src/version.js';
 
 const execFileAsync = promisify(execFile);
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -201,7 +202,7 @@ describe('registration against the cloud API', () => {
           const r = await client.call('status', {}, 1000);
           return r.ok ? r : undefined;
         }, 'status');
-        assert.deepEqual(JSON.parse(reply.body), { sketches: {} });
+        assert.deepEqual(JSON.parse(reply.body), { sketches: {}, version: VERSION });
       } finally {
         await client.close();
       }
