@@ -34,8 +34,6 @@ import { readdir, readFile, readlink, rename, rm, symlink } from 'node:fs/promis
 import { basename, join } from 'node:path';
 import { writeFileAtomic } from '../lib/atomic-file.js';
 
-export const DEFAULT_DATA_PATH = '/var/lib/arduino-connector';
-export const DEFAULT_CONFIG_FILE_PATH = '/etc/arduino-connector/arduino-connector.cfg';
 export const STATE_FILE = 'state';
 /** Starts of a release on probation before the selector gives up on it. */
 export const MAX_PROBATION_STARTS = 3;

@@ -4,8 +4,8 @@
 // must work when every node release on the device is broken. What it does is the design at the top
 // of src/update/releases.ts; the state file it reads and writes is described there too.
 
-import { DEFAULT_CONFIG_FILE_PATH, DEFAULT_DATA_PATH, MAX_PROBATION_STARTS, STATE_FILE } from './releases.js';
-import { releasePaths } from '../service/layout.js';
+import { MAX_PROBATION_STARTS, STATE_FILE } from './releases.js';
+import { releasePaths, systemPaths } from '../service/layout.js';
 
 export function renderSelector(version: string): string {
   return `#!/bin/sh
@@ -16,7 +16,7 @@ export function renderSelector(version: string): string {
 set -u
 packaged=$(dirname "$(dirname "$(readlink -f "$0")")")
 releases=\${RELEASES_PATH:-}
-config=\${CONFIG:-${DEFAULT_CONFIG_FILE_PATH}}
+config=\${CONFIG:-${systemPaths.configFile}}
 # As the agent finds it: releases_path, else releases/ in sketches_path; each from the
 # environment first, then the config file.
 setting() {
@@ -26,7 +26,7 @@ setting() {
 if [ -z "$releases" ]; then
   data=\${SKETCHES_PATH:-}
   [ -n "$data" ] || data=$(setting sketches_path)
-  releases=\${data:-${DEFAULT_DATA_PATH}}/releases
+  releases=\${data:-${systemPaths.dataDir}}/releases
 fi
 state=$releases/${STATE_FILE}
 ro_fs=\${CHECK_RO_FS:-}
