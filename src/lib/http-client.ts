@@ -81,6 +81,14 @@ export function httpFailure(err: unknown, signal?: AbortSignal): DomainError {
   return new FailedError(errorMessage(err), { cause: err });
 }
 
+/** Where a redirect leads: an http or https URL, within the allowed number of redirects. */
+function redirectTarget(current: URL, location: string, redirects: number, maxRedirects: number): URL {
+  if (redirects >= maxRedirects) throw new FailedError(`more than ${maxRedirects} redirects`);
+  const next = new URL(location, current);
+  if (next.protocol !== 'http:' && next.protocol !== 'https:') throw new RefusedError(`redirect to a ${next.protocol.replace(/:$/, '')} URL refused`);
+  return next;
+}
+
 /** GETs url, following redirects (http and https only), and resolves with the 2xx response whose
  * body is not read yet. */
 export async function openHttpStream(url: string, options: HttpGetOptions = {}): Promise<HttpStream> {
@@ -105,10 +113,7 @@ export async function openHttpStream(url: string, options: HttpGetOptions = {}):
       response.resume();
       const location = response.headers.location;
       if ([301, 302, 303, 307, 308].includes(status) && location) {
-        if (redirects >= maxRedirects) throw new FailedError(`more than ${maxRedirects} redirects`);
-        const next = new URL(location, current);
-        if (next.protocol !== 'http:' && next.protocol !== 'https:') throw new RefusedError(`redirect to a ${next.protocol.replace(/:$/, '')} URL refused`);
-        current = next;
+        current = redirectTarget(current, location, redirects, maxRedirects);
         continue;
       }
       throw new HttpStatusError(status, response.statusMessage);
@@ -173,10 +178,7 @@ export async function postHttp(url: string, options: HttpPostOptions): Promise<H
       const location = response.headers.location;
       if ((status === 307 || status === 308) && location) {
         response.resume();
-        if (redirects >= maxRedirects) throw new FailedError(`more than ${maxRedirects} redirects`);
-        const next = new URL(location, current);
-        if (next.protocol !== 'http:' && next.protocol !== 'https:') throw new RefusedError(`redirect to a ${next.protocol.replace(/:$/, '')} URL refused`);
-        current = next;
+        current = redirectTarget(current, location, redirects, maxRedirects);
         continue;
       }
       const body = await readAll(response, options.maxBytes);
