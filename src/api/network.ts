@@ -103,9 +103,9 @@ const noManualProxy = "NetworkManager's proxy setting has no manual proxy: use m
 
 function proxyOf(proxy: Infer<typeof proxyFields> | undefined): EthernetProxy | undefined {
   if (proxy === undefined) return undefined;
-  if (proxy.method === 'manual') throw new ValidationError(`field "proxy.method": ${noManualProxy}`);
+  if (proxy.method === 'manual') throw new ValidationError(`field "proxy".method: ${noManualProxy}`);
   if (proxy.method === 'none') {
-    if (proxy.pac_url !== undefined) throw new ValidationError('field "proxy.pac_url": only with method auto');
+    if (proxy.pac_url !== undefined) throw new ValidationError('field "proxy".pac_url: only with method auto');
     return { method: 'none' };
   }
   return proxy.pac_url === undefined ? { method: 'auto' } : { method: 'auto', pac_url: proxy.pac_url };
@@ -117,19 +117,19 @@ const blank = (value: string | undefined) => (value === undefined || value.trim(
 function unify(r: Infer<typeof ethernetFields>) {
   const go = r.config;
   if (go === undefined) {
-    return { go: false, names: { address: 'address', prefix: 'prefix', gateway: 'gateway', dns: 'dns' }, ...r, dns: r.dns ?? [] };
+    return { go: false, names: { address: 'field "address"', prefix: 'field "prefix"', gateway: 'field "gateway"', dns: 'field "dns"' }, ...r, dns: r.dns ?? [] };
   }
   if ([r.method, r.address, r.prefix, r.netmask, r.gateway, r.dns].some((v) => v !== undefined)) {
     throw new ValidationError('field "config": the Go agent\'s Manual/Config shape cannot be mixed with method, address, prefix, netmask, gateway, dns');
   }
-  if (blank(go.http_proxy) || blank(go.https_proxy)) throw new ValidationError(`field "config.http_proxy": ${noManualProxy}`);
+  if (blank(go.http_proxy) || blank(go.https_proxy)) throw new ValidationError(`field "config".http_proxy: ${noManualProxy}`);
   const prefix = blank(go.prefix);
   return {
     go: true,
-    names: { address: 'config.ip', prefix: 'config.prefix', gateway: 'config.gateway', dns: 'config.dns_server' },
+    names: { address: 'field "config".ip', prefix: 'field "config".prefix', gateway: 'field "config".gateway', dns: 'field "config".dns_server' },
     method: r.manual === true ? ('manual' as const) : ('auto' as const),
     address: blank(go.ip),
-    prefix: prefix === undefined ? undefined : prefixLength.parse(prefix, 'field "config.prefix"'),
+    prefix: prefix === undefined ? undefined : prefixLength.parse(prefix, 'field "config".prefix'),
     netmask: undefined,
     gateway: blank(go.gateway),
     dns: blank(go.dns_server) === undefined ? [] : [blank(go.dns_server)!],
@@ -140,9 +140,9 @@ function unify(r: Infer<typeof ethernetFields>) {
 
 function ethernetFrom(fields: Infer<typeof ethernetFields>): EthernetRequest {
   const r = unify(fields);
-  const field = (name: keyof typeof r.names | 'netmask', suffix = '') => `field "${name === 'netmask' ? 'netmask' : r.names[name]}${suffix}"`;
+  const field = (name: keyof typeof r.names | 'netmask') => (name === 'netmask' ? 'field "netmask"' : r.names[name]);
   const dns = r.dns.map((server, i) => {
-    const at = field('dns', r.go ? '' : `[${i}]`);
+    const at = r.go ? field('dns') : `${field('dns')}[${i}]`;
     const n = parseIp4(server, at);
     if (n === 0 || n >>> 24 >= 224) throw new ValidationError(`${at}: ${quoteValue(server)} cannot be a DNS server`);
     return server;

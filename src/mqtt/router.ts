@@ -64,7 +64,7 @@ export function decodeRequest<K extends CommandName>(command: K, payload: Buffer
     } catch (err) {
       // V8 quotes the payload in some messages ("Unexpected token 'x', "{...}" is not valid
       // JSON"): it is the sender's text and may hold a password, so that part is left out.
-      const reason = errorMessage(err).replace(/, ".*" is not valid JSON$/s, ' (not valid JSON)');
+      const reason = errorMessage(err).replace(/, (?:\.\.\.)?".*is not valid JSON$/s, ' (not valid JSON)');
       throw new ValidationError(`invalid JSON: ${escapeText(reason, 300)}`);
     }
   }
