@@ -35,22 +35,8 @@ const wpaPassword = refine(str({ max: 64 }), (value, at) => {
   return value;
 });
 
-export interface WifiRequest {
-  ssid: string;
-  /** Absent for an open network. */
-  password?: string;
-  hidden: boolean;
-  interface?: string;
-}
-
-const wifiFields = object({ ssid, password: optional(wpaPassword), hidden: optional(bool()), interface: optional(interfaceName) });
-
-const wifi: Schema<WifiRequest> = refine(wifiFields, (r) => ({
-  ssid: r.ssid,
-  ...(r.password ? { password: r.password } : {}),
-  hidden: r.hidden === true,
-  ...(r.interface === undefined ? {} : { interface: r.interface }),
-}));
+/** `password` absent or "" is an open network. */
+const wifi = object({ ssid, password: optional(wpaPassword), hidden: optional(bool()), interface: optional(interfaceName) });
 
 /** A prefix length, also as the Go agent sent it: a string of digits. */
 const prefixLength: Schema<number> = {
@@ -93,7 +79,8 @@ export type EthernetIp4 =
 
 export type EthernetProxy = { method: 'none' } | { method: 'auto'; pac_url?: string };
 
-export interface EthernetRequest {
+/** An ethernet request in one shape, whichever of the two it came in. */
+export interface EthernetSettings {
   ipv4: EthernetIp4;
   proxy?: EthernetProxy;
   interface?: string;
@@ -113,7 +100,7 @@ function proxyOf(proxy: Infer<typeof proxyFields> | undefined): EthernetProxy | 
 
 const blank = (value: string | undefined) => (value === undefined || value.trim() === '' ? undefined : value.trim());
 
-/** The request in one shape, whichever of the two it came in. */
+/** The fields in one shape, whichever of the two they came in. */
 function unify(r: Infer<typeof ethernetFields>) {
   const go = r.config;
   if (go === undefined) {
@@ -138,7 +125,9 @@ function unify(r: Infer<typeof ethernetFields>) {
   };
 }
 
-function ethernetFrom(fields: Infer<typeof ethernetFields>): EthernetRequest {
+/** The settings an ethernet request asks for; throws ValidationError naming the field that is
+ * wrong. The request schema runs it too, so a request that passed it never throws here. */
+export function ethernetSettingsOf(fields: Infer<typeof ethernetFields>): EthernetSettings {
   const r = unify(fields);
   const field = (name: keyof typeof r.names | 'netmask') => (name === 'netmask' ? 'field "netmask"' : r.names[name]);
   const dns = r.dns.map((server, i) => {
@@ -190,7 +179,12 @@ function ethernetFrom(fields: Infer<typeof ethernetFields>): EthernetRequest {
 
 export const networkRequests = {
   wifi,
-  ethernet: refine(ethernetFields, ethernetFrom),
+  // Checked whole here, but kept in the shape it was sent in: a client validates its request with
+  // this schema and then sends it as it is.
+  ethernet: refine(ethernetFields, (request) => {
+    ethernetSettingsOf(request);
+    return request;
+  }),
 };
 
 /** What a wifi or ethernet request did. */

@@ -4,7 +4,7 @@
 // connection, and one made while it is missing is answered `ERROR: network unavailable: …`.
 // NetworkManager's own refusals are answered with its D-Bus error name and message.
 
-import type { AnswerOf, EthernetRequest, NetworkConnectionResult, RequestOf } from '../api.js';
+import { ethernetSettingsOf, type AnswerOf, type EthernetSettings, type NetworkConnectionResult, type RequestOf } from '../api.js';
 import { Feature, type CommandTable } from '../feature.js';
 import { SerialQueue } from '../lib/serial-queue.js';
 import { NotFoundError } from '../errors.js';
@@ -42,7 +42,7 @@ function answerOf(applied: AppliedConnection): NetworkConnectionResult {
   return { connection: applied.connection, active_connection: applied.activeConnection, interface: applied.interfaceName, action: applied.action };
 }
 
-function wiredProfile(request: EthernetRequest): WiredProfile {
+function wiredProfile(request: EthernetSettings): WiredProfile {
   const { proxy } = request;
   return {
     ip4: request.ipv4,
@@ -56,13 +56,16 @@ export class NetworkFeature extends Feature<NetworkOptions> {
   private readonly queue = new SerialQueue();
 
   async wifi(request: RequestOf<'wifi'>): Promise<AnswerOf<'wifi'>> {
+    const hidden = request.hidden === true;
     const applied = await this.change(async (bus, dbus) => {
       const device = await findDevice(bus, NM_DEVICE_TYPE_WIFI, request.interface);
       const ap = await findAccessPoint(bus, device.path, request.ssid);
-      if (!ap && !request.hidden) {
+      if (!ap && !hidden) {
         throw new NotFoundError(`no Wi-Fi network ${quoteValue(request.ssid)} in range of ${device.interfaceName} (one that does not broadcast its name needs "hidden": true)`);
       }
-      const settings = wifiSettings({ ssid: request.ssid, password: request.password, hidden: request.hidden, sae: wantsSae(ap) }, device.interfaceName);
+      // "" is an open network, as absent is.
+      const password = request.password || undefined;
+      const settings = wifiSettings({ ssid: request.ssid, password, hidden, sae: wantsSae(ap) }, device.interfaceName);
       // A hidden network is found by NetworkManager's own probe: no access point to name.
       return applyProfile(bus, dbus, { device, settings, specificObject: ap?.path ?? '/' });
     });
@@ -71,11 +74,12 @@ export class NetworkFeature extends Feature<NetworkOptions> {
   }
 
   async ethernet(request: RequestOf<'ethernet'>): Promise<AnswerOf<'ethernet'>> {
+    const wanted = ethernetSettingsOf(request);
     const applied = await this.change(async (bus, dbus) => {
-      const device = await findDevice(bus, NM_DEVICE_TYPE_ETHERNET, request.interface);
-      return applyProfile(bus, dbus, { device, settings: wiredSettings(wiredProfile(request), device.interfaceName), specificObject: '/' });
+      const device = await findDevice(bus, NM_DEVICE_TYPE_ETHERNET, wanted.interface);
+      return applyProfile(bus, dbus, { device, settings: wiredSettings(wiredProfile(wanted), device.interfaceName), specificObject: '/' });
     });
-    const { ipv4 } = request;
+    const { ipv4 } = wanted;
     const how = ipv4.method === 'auto' ? 'DHCP' : `${ipv4.address}/${ipv4.prefix}`;
     this.deps.log.info(`ethernet: ${applied.action} the profile of ${applied.interfaceName} (${how}) and activating it (${applied.connection})`);
     return answerOf(applied);

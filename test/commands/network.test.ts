@@ -106,7 +106,7 @@ describe('wifi and ethernet over MQTT, NetworkManager on dbusmock', () => {
     assert.equal(settings['802-11-wireless-security']?.psk, passwords[2]);
     assert.equal((await nm.properties(answer.active_connection, ACTIVE_IFACE)).SpecificObject, '/');
 
-    const open = await call(t, 'wifi', { ssid: 'Nowhere open', hidden: true });
+    const open = await call(t, 'wifi', { ssid: 'Nowhere open', password: '', hidden: true });
     assert.equal((await nm.connectionSettings(open.connection))['802-11-wireless-security'], undefined);
   });
 

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { requestSchemas } from '../../src/api.js';
+import { ethernetSettingsOf, requestSchemas } from '../../src/api.js';
 import { prefixOfNetmask } from '../../src/api/ipv4.js';
 import { ValidationError } from '../../src/api/schema.js';
 import { redactPayload } from '../../src/mqtt/redact.js';
@@ -15,7 +15,12 @@ import { startMemoryAgent } from '../helpers/memory-agent.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const wifi = (request: unknown) => requestSchemas.wifi.parse(request, '');
-const ethernet = (request: unknown) => requestSchemas.ethernet.parse(request, '');
+const ethernet = (request: unknown) => {
+  const parsed = requestSchemas.ethernet.parse(request, '');
+  // The schema keeps the request as it was sent (a client sends what it validated).
+  assert.deepEqual(parsed, requestSchemas.ethernet.parse(JSON.parse(JSON.stringify(parsed)), ''));
+  return ethernetSettingsOf(parsed);
+};
 
 describe('wifi requests', () => {
   it('takes an SSID of 1 to 32 bytes in UTF-8', () => {
@@ -48,8 +53,8 @@ describe('wifi requests', () => {
     }
   });
 
-  it('reads an empty or absent password as an open network, and hidden as false', () => {
-    assert.deepEqual(wifi({ ssid: 'cafe', password: '' }), { ssid: 'cafe', hidden: false });
+  it('takes an empty password (an open network), and the optional fields in any case', () => {
+    assert.deepEqual(wifi({ ssid: 'cafe', password: '' }), { ssid: 'cafe', password: '' });
     assert.deepEqual(wifi({ SSID: 'cafe', Hidden: true, Interface: 'wlan0' }), { ssid: 'cafe', hidden: true, interface: 'wlan0' });
     assert.throws(() => wifi({ ssid: 'x', interface: 'wlan0/../x' }), /field "interface": must be an interface name/);
   });
