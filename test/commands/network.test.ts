@@ -193,26 +193,42 @@ describe('wifi and ethernet over MQTT, NetworkManager on dbusmock', () => {
   });
 });
 
-describe('wifi and ethernet without NetworkManager', () => {
+describe('wifi and ethernet while NetworkManager comes and goes', () => {
   let broker: Broker;
   let bus: DbusDaemon;
+  let nm: NetworkManagerMock | undefined;
   let t: TestAgent;
 
   before(async () => {
     [broker, bus] = await Promise.all([startMosquitto(), startDbusDaemon()]);
-    t = await startTestAgent(broker.url, {}, { featureOptions: { network: { systemBusAddress: bus.address } } });
+    t = await startTestAgent(broker.url, {}, { featureOptions: { network: { systemBusAddress: bus.address, timeoutMs: 1000 } } });
   });
   after(async () => {
     await t?.stop();
+    await nm?.stop();
     await bus?.close();
     await broker?.close();
   });
 
-  it('answers network unavailable, and every other family still answers', async () => {
+  it('answers network unavailable while it is missing, and every other family still answers', async () => {
     assert.match(await refused(t, 'wifi', { ssid: 'x', password: passwords[0] }), /^network unavailable: NetworkManager is not available on D-Bus: .*ServiceUnknown/);
     assert.match(await refused(t, 'ethernet', { method: 'auto' }), /^network unavailable: NetworkManager is not available on D-Bus/);
     assert.ok((await t.client.call('status', {}, 20_000)).ok);
     assert.ok(t.agent.serving().includes('network'));
+  });
+
+  it('serves from the next request once it is there, and answers a time-out while it hangs', async () => {
+    nm = await startNetworkManagerMock(bus);
+    await nm.keepAddedSettings();
+    await nm.addEthernetDevice('eth0', 'eth0', DeviceState.ACTIVATED);
+    assert.equal((await call(t, 'ethernet', { method: 'auto' })).interface, 'eth0');
+    nm.freeze();
+    try {
+      assert.equal(await refused(t, 'ethernet', { method: 'auto' }), 'NetworkManager did not answer on D-Bus within 1000 ms');
+    } finally {
+      nm.thaw();
+    }
+    assert.equal((await call(t, 'ethernet', { method: 'auto' })).action, 'updated');
   });
 });
 
