@@ -2,7 +2,7 @@
 // configuration, access points and available connections, and the global state, each value as
 // NetworkManager gives it (enums as its numbers). One short-lived bus connection per reading: a
 // NetworkManager (or bus) that restarted is simply found again next time, and nothing is kept open
-// while the agent is idle.
+// while the agent is idle. The settings side (network-manager-settings.ts) uses the same session.
 
 import { endianness } from 'node:os';
 import type * as DBus from 'dbus-next';
@@ -136,7 +136,7 @@ const tuples = (props: Properties, name: string): number[][] =>
 const isObjectPath = (path: string) => path.startsWith('/') && path !== '/';
 
 /** The same readers for the settings side (network-manager-settings.ts). */
-export { raw as variantValue, text as propertyText, num as propertyNumber, strings as propertyStrings };
+export { raw as variantValue, text as propertyText, num as propertyNumber };
 
 // ---- the reader --------------------------------------------------------------------------------
 
@@ -286,7 +286,7 @@ export interface ReadNetworkOptions {
 const unreachable = /^org\.freedesktop\.DBus\.Error\.(ServiceUnknown|NameHasNoOwner|NoServer|Disconnected|Spawn\..*)$/;
 
 /** The D-Bus error name of `err`, when it is one (dbus-next's DBusError carries it as `type`). */
-export function dbusErrorName(err: unknown): string | undefined {
+function dbusErrorName(err: unknown): string | undefined {
   return err !== null && typeof err === 'object' && 'type' in err && typeof err.type === 'string' ? err.type : undefined;
 }
 
@@ -304,7 +304,7 @@ function explain(err: unknown): DomainError {
 }
 
 /** The D-Bus library, loaded on first use: an agent nobody asks about the network never loads it. */
-export async function loadDbus(): Promise<typeof DBus> {
+async function loadDbus(): Promise<typeof DBus> {
   return (await import('dbus-next')).default;
 }
 
