@@ -104,7 +104,9 @@ const blank = (value: string | undefined) => (value === undefined || value.trim(
 function unify(r: Infer<typeof ethernetFields>) {
   const go = r.config;
   if (go === undefined) {
-    return { go: false, names: { address: 'field "address"', prefix: 'field "prefix"', gateway: 'field "gateway"', dns: 'field "dns"' }, ...r, dns: r.dns ?? [] };
+    // A change of the link is never a default: `{}` must not turn a static address into DHCP.
+    if (r.method === undefined) throw new ValidationError('field "method": missing (auto for DHCP, or manual with an address)');
+    return { go: false, names: { address: 'field "address"', prefix: 'field "prefix"', gateway: 'field "gateway"', dns: 'field "dns"' }, ...r, method: r.method, dns: r.dns ?? [] };
   }
   if ([r.method, r.address, r.prefix, r.netmask, r.gateway, r.dns].some((v) => v !== undefined)) {
     throw new ValidationError('field "config": the Go agent\'s Manual/Config shape cannot be mixed with method, address, prefix, netmask, gateway, dns');
@@ -136,7 +138,7 @@ export function ethernetSettingsOf(fields: Infer<typeof ethernetFields>): Ethern
     if (n === 0 || n >>> 24 >= 224) throw new ValidationError(`${at}: ${quoteValue(server)} cannot be a DNS server`);
     return server;
   });
-  const method = r.method ?? (r.address !== undefined ? 'manual' : 'auto');
+  const { method } = r;
   const proxy = proxyOf(r.proxy);
   const common = { ...(proxy ? { proxy } : {}), ...(r.interface === undefined ? {} : { interface: r.interface }) };
   if (method === 'auto') {

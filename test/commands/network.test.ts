@@ -124,6 +124,7 @@ describe('wifi and ethernet over MQTT, NetworkManager on dbusmock', () => {
     assert.deepEqual((await nm.properties(auto.active_connection, ACTIVE_IFACE)).Devices, [eth]);
 
     const manual = await call(t, 'ethernet', {
+      method: 'manual',
       address: '192.168.10.20',
       netmask: '255.255.255.0',
       gateway: '192.168.10.1',
@@ -174,10 +175,10 @@ describe('wifi and ethernet over MQTT, NetworkManager on dbusmock', () => {
       ['wifi', { ssid: 'é'.repeat(17), password: passwords[0] }, /field "ssid": 34 bytes in UTF-8, an SSID has at most 32/],
       ['wifi', { ssid: 'x', password: 'short' }, /field "password": a WPA passphrase has 8 to 63 characters, this has 5/],
       ['wifi', { ssid: 'x', password: 'g'.repeat(64) }, /64 characters must be hex digits/],
-      ['ethernet', { address: '192.168.1.300', prefix: 24 }, /field "address": "192.168.1.300" is not an IPv4 address/],
-      ['ethernet', { address: '192.168.1.20', netmask: '255.0.255.0' }, /field "netmask": .* is not a netmask/],
-      ['ethernet', { address: '192.168.1.20', prefix: 24, gateway: '192.168.2.1' }, /field "gateway": 192.168.2.1 is not a host of the subnet 192.168.1.0\/24/],
-      ['ethernet', { address: '192.168.1.20', prefix: 24, dns: ['8.8.8'] }, /field "dns"\[0\]: "8.8.8" is not an IPv4 address/],
+      ['ethernet', { method: 'manual', address: '192.168.1.300', prefix: 24 }, /field "address": "192.168.1.300" is not an IPv4 address/],
+      ['ethernet', { method: 'manual', address: '192.168.1.20', netmask: '255.0.255.0' }, /field "netmask": .* is not a netmask/],
+      ['ethernet', { method: 'manual', address: '192.168.1.20', prefix: 24, gateway: '192.168.2.1' }, /field "gateway": 192.168.2.1 is not a host of the subnet 192.168.1.0\/24/],
+      ['ethernet', { method: 'manual', address: '192.168.1.20', prefix: 24, dns: ['8.8.8'] }, /field "dns"\[0\]: "8.8.8" is not an IPv4 address/],
       ['ethernet', { method: 'auto', proxy: { method: 'manual' } }, /field "proxy".method: NetworkManager's proxy setting has no manual proxy/],
     ];
     for (const [command, request, answer] of cases) assert.match(await refused(t, command, request), answer, JSON.stringify(request));

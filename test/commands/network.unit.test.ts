@@ -62,7 +62,8 @@ describe('wifi requests', () => {
 
 describe('ethernet requests', () => {
   it('reads DHCP, with or without DNS servers', () => {
-    assert.deepEqual(ethernet({}), { ipv4: { method: 'auto', dns: [] } });
+    assert.throws(() => ethernet({}), /field "method": missing \(auto for DHCP, or manual with an address\)/);
+    assert.deepEqual(ethernet({ method: 'auto' }), { ipv4: { method: 'auto', dns: [] } });
     assert.deepEqual(ethernet({ method: 'auto', dns: ['1.1.1.1'], interface: 'eth0' }), { ipv4: { method: 'auto', dns: ['1.1.1.1'] }, interface: 'eth0' });
     assert.throws(() => ethernet({ method: 'auto', address: '10.0.0.2' }), /field "address": only with method manual/);
     assert.throws(() => ethernet({ method: 'auto', gateway: '10.0.0.1' }), /field "gateway": only with method manual/);
@@ -70,45 +71,45 @@ describe('ethernet requests', () => {
 
   it('reads a static address with a prefix or a netmask, which must agree', () => {
     const expected = { ipv4: { method: 'manual', address: '192.168.1.20', prefix: 24, gateway: '192.168.1.1', dns: ['192.168.1.1'] } };
-    assert.deepEqual(ethernet({ address: '192.168.1.20', prefix: 24, gateway: '192.168.1.1', dns: ['192.168.1.1'] }), expected);
+    assert.deepEqual(ethernet({ method: 'manual', address: '192.168.1.20', prefix: 24, gateway: '192.168.1.1', dns: ['192.168.1.1'] }), expected);
     assert.deepEqual(ethernet({ method: 'manual', address: '192.168.1.20', netmask: '255.255.255.0', gateway: '192.168.1.1', dns: ['192.168.1.1'] }), expected);
-    assert.throws(() => ethernet({ address: '192.168.1.20', prefix: 16, netmask: '255.255.255.0' }), /netmask": \/24 disagrees with prefix 16/);
+    assert.throws(() => ethernet({ method: 'manual', address: '192.168.1.20', prefix: 16, netmask: '255.255.255.0' }), /netmask": \/24 disagrees with prefix 16/);
     assert.throws(() => ethernet({ method: 'manual' }), /field "address": missing/);
-    assert.throws(() => ethernet({ address: '192.168.1.20' }), /field "prefix": missing \(method manual needs a prefix or a netmask\)/);
-    assert.throws(() => ethernet({ address: '192.168.1.20', prefix: 33 }), /field "prefix": must be at most 32/);
+    assert.throws(() => ethernet({ method: 'manual', address: '192.168.1.20' }), /field "prefix": missing \(method manual needs a prefix or a netmask\)/);
+    assert.throws(() => ethernet({ method: 'manual', address: '192.168.1.20', prefix: 33 }), /field "prefix": must be at most 32/);
   });
 
   it('refuses malformed and unusable addresses', () => {
     const cases: [unknown, RegExp][] = [
-      [{ address: '192.168.1', prefix: 24 }, /"192.168.1" is not an IPv4 address/],
-      [{ address: '192.168.01.2', prefix: 24 }, /not an IPv4 address \(four numbers 0-255, no leading zeros\)/],
-      [{ address: ' 10.0.0.1', prefix: 8 }, /is not an IPv4 address/],
-      [{ address: '127.0.0.5', prefix: 8 }, /"127.0.0.5" cannot be a device's address/],
-      [{ address: '224.0.0.1', prefix: 4 }, /cannot be a device's address/],
-      [{ address: '192.168.1.0', prefix: 24 }, /192.168.1.0 is the network address of 192.168.1.0\/24/],
-      [{ address: '192.168.1.255', prefix: 24 }, /is the broadcast address of 192.168.1.0\/24/],
-      [{ address: '192.168.1.20', netmask: '255.0.255.0' }, /field "netmask": "255.0.255.0" is not a netmask/],
-      [{ address: '192.168.1.20', prefix: 24, gateway: '192.168.2.1' }, /field "gateway": 192.168.2.1 is not a host of the subnet 192.168.1.0\/24/],
-      [{ address: '192.168.1.20', prefix: 24, gateway: '192.168.1.20' }, /field "gateway": "192.168.1.20" cannot be the gateway/],
-      [{ address: '192.168.1.20', prefix: 24, gateway: '192.168.1.255' }, /not a host of the subnet/],
-      [{ address: '192.168.1.20', prefix: 24, dns: ['1.1.1.1', 'dns.google'] }, /field "dns"\[1\]: "dns.google" is not an IPv4 address/],
-      [{ address: '192.168.1.20', prefix: 24, dns: ['0.0.0.0'] }, /field "dns"\[0\]: "0.0.0.0" cannot be a DNS server/],
-      [{ dns: Array(9).fill('1.1.1.1') }, /field "dns": more than 8 elements/],
+      [{ method: 'manual', address: '192.168.1', prefix: 24 }, /"192.168.1" is not an IPv4 address/],
+      [{ method: 'manual', address: '192.168.01.2', prefix: 24 }, /not an IPv4 address \(four numbers 0-255, no leading zeros\)/],
+      [{ method: 'manual', address: ' 10.0.0.1', prefix: 8 }, /is not an IPv4 address/],
+      [{ method: 'manual', address: '127.0.0.5', prefix: 8 }, /"127.0.0.5" cannot be a device's address/],
+      [{ method: 'manual', address: '224.0.0.1', prefix: 4 }, /cannot be a device's address/],
+      [{ method: 'manual', address: '192.168.1.0', prefix: 24 }, /192.168.1.0 is the network address of 192.168.1.0\/24/],
+      [{ method: 'manual', address: '192.168.1.255', prefix: 24 }, /is the broadcast address of 192.168.1.0\/24/],
+      [{ method: 'manual', address: '192.168.1.20', netmask: '255.0.255.0' }, /field "netmask": "255.0.255.0" is not a netmask/],
+      [{ method: 'manual', address: '192.168.1.20', prefix: 24, gateway: '192.168.2.1' }, /field "gateway": 192.168.2.1 is not a host of the subnet 192.168.1.0\/24/],
+      [{ method: 'manual', address: '192.168.1.20', prefix: 24, gateway: '192.168.1.20' }, /field "gateway": "192.168.1.20" cannot be the gateway/],
+      [{ method: 'manual', address: '192.168.1.20', prefix: 24, gateway: '192.168.1.255' }, /not a host of the subnet/],
+      [{ method: 'manual', address: '192.168.1.20', prefix: 24, dns: ['1.1.1.1', 'dns.google'] }, /field "dns"\[1\]: "dns.google" is not an IPv4 address/],
+      [{ method: 'manual', address: '192.168.1.20', prefix: 24, dns: ['0.0.0.0'] }, /field "dns"\[0\]: "0.0.0.0" cannot be a DNS server/],
+      [{ method: 'auto', dns: Array(9).fill('1.1.1.1') }, /field "dns": more than 8 elements/],
     ];
     for (const [request, message] of cases) assert.throws(() => ethernet(request), message, JSON.stringify(request));
   });
 
   it('lets a /31 or /32 reach a gateway outside it', () => {
-    assert.deepEqual(ethernet({ address: '203.0.113.7', prefix: 32, gateway: '203.0.113.1' }).ipv4, { method: 'manual', address: '203.0.113.7', prefix: 32, gateway: '203.0.113.1', dns: [] });
+    assert.deepEqual(ethernet({ method: 'manual', address: '203.0.113.7', prefix: 32, gateway: '203.0.113.1' }).ipv4, { method: 'manual', address: '203.0.113.7', prefix: 32, gateway: '203.0.113.1', dns: [] });
   });
 
   it("takes NetworkManager's two proxy methods and refuses a manual proxy", () => {
-    assert.deepEqual(ethernet({ proxy: { method: 'none' } }).proxy, { method: 'none' });
-    assert.deepEqual(ethernet({ proxy: { method: 'auto' } }).proxy, { method: 'auto' });
-    assert.deepEqual(ethernet({ proxy: { method: 'auto', pac_url: 'http://wpad/wpad.dat' } }).proxy, { method: 'auto', pac_url: 'http://wpad/wpad.dat' });
-    assert.throws(() => ethernet({ proxy: { method: 'manual' } }), /field "proxy".method: NetworkManager's proxy setting has no manual proxy/);
-    assert.throws(() => ethernet({ proxy: { method: 'none', pac_url: 'http://wpad/wpad.dat' } }), /field "proxy".pac_url: only with method auto/);
-    assert.throws(() => ethernet({ proxy: { method: 'auto', pac_url: 'file:///etc/x.pac' } }), /field "proxy".pac_url: must be an http/);
+    assert.deepEqual(ethernet({ method: 'auto', proxy: { method: 'none' } }).proxy, { method: 'none' });
+    assert.deepEqual(ethernet({ method: 'auto', proxy: { method: 'auto' } }).proxy, { method: 'auto' });
+    assert.deepEqual(ethernet({ method: 'auto', proxy: { method: 'auto', pac_url: 'http://wpad/wpad.dat' } }).proxy, { method: 'auto', pac_url: 'http://wpad/wpad.dat' });
+    assert.throws(() => ethernet({ method: 'auto', proxy: { method: 'manual' } }), /field "proxy".method: NetworkManager's proxy setting has no manual proxy/);
+    assert.throws(() => ethernet({ method: 'auto', proxy: { method: 'none', pac_url: 'http://wpad/wpad.dat' } }), /field "proxy".pac_url: only with method auto/);
+    assert.throws(() => ethernet({ method: 'auto', proxy: { method: 'auto', pac_url: 'file:///etc/x.pac' } }), /field "proxy".pac_url: must be an http/);
   });
 
   it("reads the Go agent's Manual/Config shape, and refuses it mixed with the other", () => {
