@@ -10,6 +10,7 @@ import { StatusFeature, statusCommands } from './commands/status.js';
 import { AptReposFeature, aptRepoCommands } from './commands/apt-repos.js';
 import { AptFeature, aptCommands, type AptOptions } from './commands/apt.js';
 import { ContainersFeature, containerCommands, type ContainersOptions } from './commands/containers.js';
+import { NetworkFeature, networkCommands, type NetworkOptions } from './commands/network.js';
 import { SketchesFeature, sketchCommands, type SketchesOptions } from './commands/sketches.js';
 import { StatsFeature, statsCommands, type StatsOptions } from './commands/stats.js';
 import { UpdateFeature, updateCommands, type UpdateOptions } from './commands/update.js';
@@ -40,6 +41,7 @@ export interface AgentOptions {
     containers?: Partial<ContainersOptions>;
     apt?: Partial<AptOptions>;
     update?: Partial<UpdateOptions>;
+    network?: Partial<NetworkOptions>;
   };
   /** The -check_ro_fs guard (default: one made from the settings); tests give one that remounts
    * a file system of their own. */
@@ -137,6 +139,7 @@ export class Agent {
       ...extra.containers,
     });
     const apt = new AptFeature(deps('apt'), { ...extra.apt });
+    const network = new NetworkFeature(deps('network'), { ...extra.network });
     const aptRepos = new AptReposFeature(deps('apt-repos'), { configDir: settings.apt_config_dir });
     this.parts = [
       { feature: status, served: serveFamily('status', status, statusCommands) },
@@ -147,6 +150,7 @@ export class Agent {
       { feature: apt, served: serveFamily('apt', apt, aptCommands) },
       { feature: aptRepos, served: serveFamily('apt-repos', aptRepos, aptRepoCommands) },
       { feature: update, served: serveFamily('update', update, updateCommands) },
+      { feature: network, served: serveFamily('network', network, networkCommands) },
     ];
     if (settings.listen) this.parts.push({ feature: new InstallLog(deps('install-log'), { file: settings.listen }) });
   }

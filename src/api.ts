@@ -7,6 +7,7 @@ import { aptRepoRequests, aptRequests, type AptAnswers, type AptRepoAnswers } fr
 import { containerRequests, type ContainerAnswers } from './api/containers.js';
 import type { Infer } from './api/schema.js';
 import { sketchRequests, statusRequests, type SketchAnswers, type StatusAnswers } from './api/sketches.js';
+import { networkRequests, type NetworkAnswers } from './api/network.js';
 import { statsRequests, type StatsAnswers } from './api/stats.js';
 import { updateRequests, type UpdateAnswers } from './api/update.js';
 
@@ -14,6 +15,7 @@ export * from './api/answer.js';
 export * from './api/apt.js';
 export * from './api/containers.js';
 export * from './api/fields.js';
+export * from './api/network.js';
 export * from './api/sketches.js';
 export * from './api/stats.js';
 export * from './api/streams.js';
@@ -29,6 +31,7 @@ export const commandFamilies = {
   'apt-repos': aptRepoRequests,
   containers: containerRequests,
   update: updateRequests,
+  network: networkRequests,
 };
 
 export type Family = keyof typeof commandFamilies;
@@ -41,10 +44,11 @@ export const requestSchemas = {
   ...aptRepoRequests,
   ...containerRequests,
   ...updateRequests,
+  ...networkRequests,
 };
 
 /** Every command's answer body, from the family files. */
-export interface Answers extends StatusAnswers, SketchAnswers, StatsAnswers, AptAnswers, AptRepoAnswers, ContainerAnswers, UpdateAnswers {}
+export interface Answers extends StatusAnswers, SketchAnswers, StatsAnswers, AptAnswers, AptRepoAnswers, ContainerAnswers, UpdateAnswers, NetworkAnswers {}
 
 export type CommandName = keyof typeof requestSchemas;
 /** The commands of one family. */
@@ -67,6 +71,8 @@ const payloadLimits: Partial<Record<CommandName, number>> = {
   'apt/upgrade': 160 * 1024,
   'apt/remove': 160 * 1024,
   'containers/action': 256 * 1024,
+  wifi: 4 * 1024,
+  ethernet: 16 * 1024,
 };
 
 export function payloadLimitOf(command: CommandName): number {
@@ -85,6 +91,8 @@ const concurrencyLimits: Record<Family, number> = {
   containers: 16,
   // One update at a time; the next is refused while one runs.
   update: 1,
+  // NetworkManager profiles are changed one request at a time anyway (the feature's queue).
+  network: 4,
 };
 
 export function concurrencyLimitOf(family: Family): number {
@@ -101,6 +109,7 @@ const queueLimits: Record<Family, number> = {
   'apt-repos': 256,
   containers: 256,
   update: 4,
+  network: 16,
 };
 
 export function queueLimitOf(family: Family): number {

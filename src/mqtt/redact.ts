@@ -1,6 +1,7 @@
 // -debug-mqtt logs every message; tokens and passwords must never reach that log.
 
-const secretKeys = /^(token|password|passwd|secret|authorization|client_secret|private_key)$/i;
+// psk: NetworkManager's name for a Wi-Fi key.
+const secretKeys = /^(token|password|passwd|secret|authorization|client_secret|private_key|psk)$/i;
 
 const secretQueryKeys = /^(token|access_token|password|passwd|secret|sig|signature|key|auth|x-amz-signature|x-amz-credential)$/i;
 
@@ -47,7 +48,8 @@ export function redactPayload(payload: Buffer | string, maxLength = 2000): strin
     shown = parsed && typeof parsed === 'object' ? JSON.stringify(redactValue(parsed)) : text;
   } catch {
     // Not JSON (or broken JSON): still hide anything shaped like a secret field.
-    shown = text.replace(/("(?:token|password|passwd|secret|authorization)"\s*:\s*)"(?:[^"\\]|\\.)*"?/gi, '$1"***"');
+    // A value written without its quotes is hidden up to the next comma or brace.
+    shown = text.replace(/("(?:token|password|passwd|secret|authorization|psk)"\s*:\s*)(?:"(?:[^"\\]|\\.)*"?|[^,}\s]+)/gi, '$1"***"');
   }
   return shown.length > maxLength ? `${shown.slice(0, maxLength)}… (${shown.length} chars)` : shown;
 }

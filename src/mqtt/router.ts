@@ -62,8 +62,10 @@ export function decodeRequest<K extends CommandName>(command: K, payload: Buffer
     try {
       value = JSON.parse(text);
     } catch (err) {
-      // Newer V8s quote the payload in the message: it is the sender's text.
-      throw new ValidationError(`invalid JSON: ${escapeText(errorMessage(err), 300)}`);
+      // V8 quotes the payload in some messages ("Unexpected token 'x', "{...}" is not valid
+      // JSON"): it is the sender's text and may hold a password, so that part is left out.
+      const reason = errorMessage(err).replace(/, (?:\.\.\.)?".*is not valid JSON$/s, ' (not valid JSON)');
+      throw new ValidationError(`invalid JSON: ${escapeText(reason, 300)}`);
     }
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {

@@ -2,22 +2,23 @@
 // configuration, access points and available connections, and the global state, each value as
 // NetworkManager gives it (enums as its numbers). One short-lived bus connection per reading: a
 // NetworkManager (or bus) that restarted is simply found again next time, and nothing is kept open
-// while the agent is idle.
+// while the agent is idle. The settings side (network-manager-settings.ts) uses the same session.
 
 import { endianness } from 'node:os';
 import type * as DBus from 'dbus-next';
 import { DomainError, FailedError, TimedOutError, UnavailableError } from '../errors.js';
 import { errorMessage, silentLogger, type Logger } from '../log.js';
+import { escapeText } from '../text.js';
 
 const NM_NAME = 'org.freedesktop.NetworkManager';
-const NM_PATH = '/org/freedesktop/NetworkManager';
-const NM_IFACE = 'org.freedesktop.NetworkManager';
-const DEVICE_IFACE = `${NM_IFACE}.Device`;
+export const NM_PATH = '/org/freedesktop/NetworkManager';
+export const NM_IFACE = 'org.freedesktop.NetworkManager';
+export const DEVICE_IFACE = `${NM_IFACE}.Device`;
 const WIRED_IFACE = `${NM_IFACE}.Device.Wired`;
-const WIRELESS_IFACE = `${NM_IFACE}.Device.Wireless`;
-const AP_IFACE = `${NM_IFACE}.AccessPoint`;
+export const WIRELESS_IFACE = `${NM_IFACE}.Device.Wireless`;
+export const AP_IFACE = `${NM_IFACE}.AccessPoint`;
 const IP4_IFACE = `${NM_IFACE}.IP4Config`;
-const CONNECTION_IFACE = `${NM_IFACE}.Settings.Connection`;
+export const CONNECTION_IFACE = `${NM_IFACE}.Settings.Connection`;
 const PROPERTIES_IFACE = 'org.freedesktop.DBus.Properties';
 
 /** NMDeviceType values the reader itself needs. */
@@ -134,14 +135,18 @@ const tuples = (props: Properties, name: string): number[][] =>
   list(props, name).filter((v): v is number[] => Array.isArray(v) && v.every((n) => typeof n === 'number'));
 const isObjectPath = (path: string) => path.startsWith('/') && path !== '/';
 
+/** The same readers for the settings side (network-manager-settings.ts). */
+export { raw as variantValue, text as propertyText, num as propertyNumber };
+
 // ---- the reader --------------------------------------------------------------------------------
 
-interface Bus {
+/** NetworkManager's methods and properties, called by object path and interface. */
+export interface NetworkManagerBus {
   call(path: string, iface: string, member: string, signature?: string, body?: unknown[]): Promise<unknown[]>;
   getAll(path: string, iface: string): Promise<Properties>;
 }
 
-function busCalls(dbus: typeof DBus, bus: DBus.MessageBus): Bus {
+function busCalls(dbus: typeof DBus, bus: DBus.MessageBus): NetworkManagerBus {
   const call = async (path: string, iface: string, member: string, signature?: string, body?: unknown[]) => {
     const message = new dbus.Message({ destination: NM_NAME, path, interface: iface, member, signature, body });
     const reply = await bus.call(message);
@@ -157,7 +162,7 @@ function busCalls(dbus: typeof DBus, bus: DBus.MessageBus): Bus {
 }
 
 class NetworkReader {
-  constructor(private readonly bus: Bus, private readonly log: Logger) {}
+  constructor(private readonly bus: NetworkManagerBus, private readonly log: Logger) {}
 
   async read(): Promise<NetworkReading> {
     const [[paths], manager] = await Promise.all([this.bus.call(NM_PATH, NM_IFACE, 'GetDevices'), this.bus.getAll(NM_PATH, NM_IFACE)]);
@@ -265,7 +270,7 @@ class NetworkReader {
   }
 }
 
-// ---- one reading ---------------------------------------------------------------------------------
+// ---- one session on the bus ----------------------------------------------------------------------
 
 export interface ReadNetworkOptions {
   /** A D-Bus address (`unix:path=...`); default: the system bus (DBUS_SYSTEM_BUS_ADDRESS or
@@ -276,20 +281,42 @@ export interface ReadNetworkOptions {
   log?: Logger;
 }
 
-/** A failure of the reading as a domain error; D-Bus's own error names (ServiceUnknown,
- * AccessDenied...) mean NetworkManager cannot be reached, and are kept in the message. */
-function explain(err: unknown): DomainError {
-  if (err instanceof DomainError) return err;
-  if (err !== null && typeof err === 'object' && 'type' in err && typeof err.type === 'string' && err.type.startsWith('org.freedesktop.DBus.Error.')) {
-    return new UnavailableError(`NetworkManager is not available on D-Bus: ${errorMessage(err)} (${err.type})`, { cause: err });
-  }
-  return new FailedError(errorMessage(err), { cause: err });
+/** D-Bus errors that mean NetworkManager cannot be reached at all (rather than NetworkManager
+ * refusing what it was asked). */
+const unreachable = /^org\.freedesktop\.DBus\.Error\.(ServiceUnknown|NameHasNoOwner|NoServer|Disconnected|Spawn\..*)$/;
+
+/** The D-Bus error name of `err`, when it is one (dbus-next's DBusError carries it as `type`). */
+function dbusErrorName(err: unknown): string | undefined {
+  return err !== null && typeof err === 'object' && 'type' in err && typeof err.type === 'string' ? err.type : undefined;
 }
 
-export async function readNetwork(options: ReadNetworkOptions = {}): Promise<NetworkReading> {
+/** A failure on the bus as a domain error: NetworkManager missing from the bus is unavailable;
+ * anything else keeps D-Bus's error name beside its message (NetworkManager's reason). */
+function explain(err: unknown): DomainError {
+  if (err instanceof DomainError) return err;
+  const name = dbusErrorName(err);
+  if (name !== undefined && unreachable.test(name)) {
+    return new UnavailableError(`NetworkManager is not available on D-Bus: ${escapeText(errorMessage(err), 1000)} (${name})`, { cause: err });
+  }
+  // NetworkManager's messages can quote what it was sent (an SSID).
+  const message = escapeText(errorMessage(err), 1000);
+  return new FailedError(name === undefined ? message : `${message} (${escapeText(name, 200)})`, { cause: err });
+}
+
+/** The D-Bus library, loaded on first use: an agent nobody asks about the network never loads it. */
+async function loadDbus(): Promise<typeof DBus> {
+  return (await import('dbus-next')).default;
+}
+
+/**
+ * Runs `work` over one new connection to NetworkManager's bus and closes it after: a
+ * NetworkManager (or bus) that restarted is simply found again next time, and nothing is kept open
+ * while the agent is idle. The whole of `work` gives up after `timeoutMs`; every failure comes out
+ * as a domain error (`explain`).
+ */
+export async function withNetworkManager<T>(options: ReadNetworkOptions, work: (bus: NetworkManagerBus, dbus: typeof DBus) => Promise<T>): Promise<T> {
   const timeoutMs = options.timeoutMs ?? DEFAULT_NETWORK_TIMEOUT_MS;
-  // Loaded on first use: an agent nobody asks for stats never loads the D-Bus library.
-  const { default: dbus } = await import('dbus-next');
+  const dbus = await loadDbus();
   // dbus-next reads DBUS_SYSTEM_BUS_ADDRESS itself but fails obscurely on a malformed one. A bad
   // address makes the bus as unusable as a missing one.
   const address = options.busAddress ?? process.env.DBUS_SYSTEM_BUS_ADDRESS;
@@ -308,11 +335,15 @@ export async function readNetwork(options: ReadNetworkOptions = {}): Promise<Net
     timer = setTimeout(() => reject(new TimedOutError(`NetworkManager did not answer on D-Bus within ${timeoutMs} ms`)), timeoutMs);
   });
   try {
-    return await Promise.race([new NetworkReader(busCalls(dbus, bus), options.log ?? silentLogger).read(), failure]);
+    return await Promise.race([work(busCalls(dbus, bus), dbus), failure]);
   } catch (err) {
     throw explain(err);
   } finally {
     clearTimeout(timer);
     bus.disconnect();
   }
+}
+
+export async function readNetwork(options: ReadNetworkOptions = {}): Promise<NetworkReading> {
+  return withNetworkManager(options, (bus) => new NetworkReader(bus, options.log ?? silentLogger).read());
 }

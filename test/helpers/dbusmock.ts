@@ -96,6 +96,18 @@ export interface NetworkManagerMock {
   /** Adds an object with properties (variants) on one interface, e.g. an IP4Config. */
   addObject(path: string, iface: string, properties: Record<string, dbus.Variant>): Promise<void>;
   addProperty(path: string, iface: string, name: string, value: dbus.Variant): Promise<void>;
+  /** Adds or replaces a method of one of the mock's objects: `code` is Python run with `args`,
+   * `self` and `objects`, setting `ret` (org.freedesktop.DBus.Mock.AddMethod). */
+  addMethod(path: string, iface: string, name: string, inSignature: string, outSignature: string, code: string): Promise<void>;
+  /** Replaces the template's AddAndActivateConnection, which drops the settings it is given
+   * (it makes a Wi-Fi profile of its own, and fails for a wired one), by one that stores them as
+   * Settings.AddConnection does and activates the new profile on the device. */
+  keepAddedSettings(): Promise<void>;
+  /** A profile's settings as GetSettings gives them (the mock keeps secrets in them), variants
+   * unwrapped. */
+  connectionSettings(path: string): Promise<Record<string, Record<string, unknown>>>;
+  /** The properties of an object on one interface, variants unwrapped. */
+  properties(path: string, iface: string): Promise<Record<string, unknown>>;
   /** Stops (SIGSTOP) the mock: it keeps its name on the bus but answers nothing. */
   freeze(): void;
   thaw(): void;
@@ -106,6 +118,12 @@ export interface NetworkManagerMock {
 export const DeviceState = { UNAVAILABLE: 20, DISCONNECTED: 30, ACTIVATED: 100 } as const;
 /** NM_802_11_AP_SEC_KEY_MGMT_PSK: dbusmock's AddWiFiConnection only knows this one. */
 export const AP_SEC_KEY_MGMT_PSK = 0x100;
+
+function unwrap(props: Record<string, dbus.Variant>): Record<string, unknown> {
+  const value = (v: unknown): unknown =>
+    v instanceof dbus.Variant ? value(v.value) : Array.isArray(v) ? v.map(value) : v !== null && typeof v === 'object' && !Buffer.isBuffer(v) ? unwrap(v as Record<string, dbus.Variant>) : v;
+  return Object.fromEntries(Object.entries(props).map(([k, v]) => [k, value(v)]));
+}
 
 export async function startNetworkManagerMock(bus: DbusDaemon): Promise<NetworkManagerMock> {
   // The pyenv python3 on PATH has no dbusmock; Debian's has.
@@ -151,6 +169,29 @@ export async function startNetworkManagerMock(bus: DbusDaemon): Promise<NetworkM
     },
     addProperty: async (path, iface, name, value) => {
       await mock(path, 'AddProperty', 'ssv', [iface, name, value]);
+    },
+    addMethod: async (path, iface, name, inSignature, outSignature, code) => {
+      await mock(path, 'AddMethod', 'sssss', [iface, name, inSignature, outSignature, code]);
+    },
+    keepAddedSettings: async () => {
+      const code = [
+        `conn = objects['${NM_PATH}/Settings'].SettingsAddConnection(args[0])`,
+        'ret = (conn, self.activate_connection(self, conn, args[1], args[2]))',
+      ].join('\n');
+      await mock(NM_PATH, 'AddMethod', 'sssss', [NM_NAME, 'AddAndActivateConnection', 'a{sa{sv}}oo', 'oo', code]);
+    },
+    connectionSettings: async (path) => {
+      const reply = await bus.client.call(
+        new dbus.Message({ destination: NM_NAME, path, interface: `${NM_NAME}.Settings.Connection`, member: 'GetSettings' }),
+      );
+      const settings = (reply?.body[0] ?? {}) as Record<string, Record<string, dbus.Variant>>;
+      return Object.fromEntries(Object.entries(settings).map(([name, props]) => [name, unwrap(props)]));
+    },
+    properties: async (path, iface) => {
+      const reply = await bus.client.call(
+        new dbus.Message({ destination: NM_NAME, path, interface: 'org.freedesktop.DBus.Properties', member: 'GetAll', signature: 's', body: [iface] }),
+      );
+      return unwrap((reply?.body[0] ?? {}) as Record<string, dbus.Variant>);
     },
     freeze: () => void child.kill('SIGSTOP'),
     thaw: () => void child.kill('SIGCONT'),
