@@ -56,6 +56,7 @@ export class ShadowFeature extends Feature<ShadowOptions> {
   private connecting: Promise<void> | undefined;
   private stopped = false;
   private tooLarge = 0;
+  private saidConnectFailed = false;
 
   /** Whether the bus is there and how it stands (for `status`'s list of optional parts). */
   present(): BusState {
@@ -130,7 +131,13 @@ export class ShadowFeature extends Feature<ShadowOptions> {
   private readonly onServer = () => {
     if (this.client || this.connecting || this.stopped) return;
     this.connecting = this.connectClient()
-      .catch((err) => this.deps.log.warn(`local bus: the client could not connect (${errorMessage(err)}); trying again when the server is back`))
+      .then(() => void (this.saidConnectFailed = false))
+      .catch((err) => {
+        // A program that is not a NATS server may hold the port for long: said once.
+        const level = this.saidConnectFailed ? 'debug' : 'warn';
+        this.saidConnectFailed = true;
+        this.deps.log[level](`local bus: the client could not connect (${errorMessage(err)}); trying again with the server's next start`);
+      })
       .finally(() => (this.connecting = undefined));
   };
 

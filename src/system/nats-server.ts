@@ -212,7 +212,8 @@ export class NatsServer extends EventEmitter {
     const onLine = (line: string) => {
       // "[pid] [INF] text" (-T=false leaves the timestamp out; the agent's log has its own).
       const match = /^\[\d+\] (?:\S+ \S+ )?\[([A-Z]{3})\] (.*)$/.exec(line);
-      const level = (match && levels[match[1]!]) ?? 'info';
+      // While the port stays taken, every try prints the same banner and error: said once.
+      const level = this.saidPortInUse ? 'debug' : ((match && levels[match[1]!]) ?? 'info');
       const text = match ? match[2]! : line;
       if (/address already in use/.test(text)) portInUse = true;
       this.log[level](text);
@@ -238,7 +239,7 @@ export class NatsServer extends EventEmitter {
       if (!this.saidPortInUse) {
         this.log.warn(
           `127.0.0.1:${port} is in use by another program (Debian's nats-server.service? "systemctl disable --now nats-server", or set nats_port); ` +
-            'sketches reach that server, and the agent forwards from it while it tries to start its own, with back-off',
+            'if it is a NATS server, sketches reach it and the agent forwards from it; the agent tries to start its own again, with back-off',
         );
       }
       this.saidPortInUse = true;
