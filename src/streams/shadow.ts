@@ -148,7 +148,9 @@ export class ShadowFeature extends Feature<ShadowOptions> {
     // connection is tried again on the server's next 'ready'.
     // Loaded on first use: the client is a fifth of the bundle, and an agent without a bus (nats_port=0,
     // no nats-server) never needs it.
-    const { connect } = await import('@nats-io/transport-node');
+    const nats = await import('@nats-io/transport-node');
+    // A CommonJS package: node's loader names its exports, the bundle's chunk has them on `default`.
+    const { connect } = typeof nats.connect === 'function' ? nats : nats.default;
     const client = await connect({
       servers: `127.0.0.1:${port}`,
       name: 'arduino-connector',
