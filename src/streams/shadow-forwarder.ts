@@ -62,6 +62,7 @@ export class ShadowForwarder {
 
   stop(): void {
     this.abort.abort();
+    if (this.waiting > 0) this.options.log.info(`B/shadow/update: ${this.waiting} bus messages waiting for the rate limit are not sent (the agent stops)`);
   }
 
   private async drain(): Promise<void> {

@@ -47,6 +47,7 @@ export type BusState = 'off' | NatsServerState;
 
 const defaultMaxMessageBytes = 128 * 1024;
 const wrapperRoom = 4096;
+const firstConnectDelayMs = 1000;
 
 export class ShadowFeature extends Feature<ShadowOptions> {
   readonly name = 'shadow';
@@ -57,6 +58,8 @@ export class ShadowFeature extends Feature<ShadowOptions> {
   private stopped = false;
   private tooLarge = 0;
   private saidConnectFailed = false;
+  private connectDelayMs = firstConnectDelayMs;
+  private retryTimer: NodeJS.Timeout | undefined;
 
   /** Whether the bus is there and how it stands (for `status`'s list of optional parts). */
   present(): BusState {
@@ -115,6 +118,7 @@ export class ShadowFeature extends Feature<ShadowOptions> {
 
   override async stop(): Promise<void> {
     this.stopped = true;
+    clearTimeout(this.retryTimer);
     this.forwarder?.stop();
     await this.connecting;
     await this.client?.close().catch(() => {});
@@ -129,14 +133,22 @@ export class ShadowFeature extends Feature<ShadowOptions> {
   }
 
   private readonly onServer = () => {
+    clearTimeout(this.retryTimer);
     if (this.client || this.connecting || this.stopped) return;
     this.connecting = this.connectClient()
-      .then(() => void (this.saidConnectFailed = false))
+      .then(() => {
+        this.saidConnectFailed = false;
+        this.connectDelayMs = firstConnectDelayMs;
+      })
       .catch((err) => {
         // A program that is not a NATS server may hold the port for long: said once.
         const level = this.saidConnectFailed ? 'debug' : 'warn';
         this.saidConnectFailed = true;
-        this.deps.log[level](`local bus: the client could not connect (${errorMessage(err)}); trying again with the server's next start`);
+        this.deps.log[level](`local bus: the client could not connect (${errorMessage(err)}); trying again in ${this.connectDelayMs / 1000} s`);
+        // Tried again by itself too, for a server that stays up and so is never 'ready' again.
+        this.retryTimer = setTimeout(this.onServer, this.connectDelayMs);
+        this.retryTimer.unref();
+        this.connectDelayMs = Math.min(this.connectDelayMs * 2, 60_000);
       })
       .finally(() => (this.connecting = undefined));
   };
@@ -145,7 +157,7 @@ export class ShadowFeature extends Feature<ShadowOptions> {
     const { port } = this.options;
     const { log } = this.deps;
     // Reconnects forever once connected (the supervisor brings the server back); a failed first
-    // connection is tried again on the server's next 'ready'.
+    // connection is tried again on the server's next 'ready', or after a back-off.
     // Loaded on first use: the client is a fifth of the bundle, and an agent without a bus (nats_port=0,
     // no nats-server) never needs it.
     const nats = await import('@nats-io/transport-node');
@@ -156,6 +168,8 @@ export class ShadowFeature extends Feature<ShadowOptions> {
       name: 'arduino-connector',
       maxReconnectAttempts: -1,
       reconnectTimeWait: 500,
+      // A program on the port that accepts but never speaks NATS is given up on soon.
+      timeout: 5000,
       ignoreClusterUpdates: true,
     });
     if (this.stopped) {
