@@ -100,7 +100,7 @@ export default async function coreBench(): Promise<BenchResult[]> {
   try {
     const id = 'bench-device';
     const cfg = join(dir.path, 'agent.cfg');
-    await writeFile(cfg, `id=${id}\nurl=${broker.url}\nsketches_path=${dir.path}\ndrop_folder=${dir.path}/drop\ncert_path=\nlog_level=warn\n`);
+    await writeFile(cfg, `id=${id}\nurl=${broker.url}\nsketches_path=${dir.path}\ndrop_folder=${dir.path}/drop\ncert_path=\nlog_level=warn\nnats_port=0\n`);
 
     const watcher = await mqtt.connectAsync(broker.url);
     let firstBeat: bigint | undefined;

@@ -50,7 +50,7 @@ export default async function listenBench(): Promise<BenchResult[]> {
     for (let i = 0; i < 20_000; i++) text += i % 100 === 0 ? `$$$ ${i / 200}%\n` : `unpacking package-${i} (1.0-${i}) ...\n`;
     await writeFile(file, text);
     const start = (name: string, extra: string[]) => {
-      const args = ['-id', `bench-listen-${name}`, '-url', broker.url, '-cert_path=', '-sketches_path', dir.path, '-drop_folder', join(dir.path, `drop-${name}`), '-docker_host', join(dir.path, 'no-docker.sock'), '-apt_config_dir', join(dir.path, 'apt'), '-config', '/dev/null', ...extra];
+      const args = ['-id', `bench-listen-${name}`, '-url', broker.url, '-cert_path=', '-sketches_path', dir.path, '-drop_folder', join(dir.path, `drop-${name}`), '-docker_host', join(dir.path, 'no-docker.sock'), '-apt_config_dir', join(dir.path, 'apt'), '-nats_port', '0', '-config', '/dev/null', ...extra];
       const child = spawn(process.execPath, agentNodeArgs(args), { cwd: root, stdio: ['ignore', 'ignore', 'pipe'] });
       let log = '';
       child.stderr?.on('data', (d: Buffer) => (log += d.toString()));

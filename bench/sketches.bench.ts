@@ -69,7 +69,7 @@ async function startAgent(dir: string, brokerUrl: string, id: string, publicKeyP
   const cfg = join(dir, `${id}.cfg`);
   const data = join(dir, id);
   await mkdir(data);
-  await writeFile(cfg, [`id=${id}`, `url=${brokerUrl}`, `sketches_path=${data}`, `drop_folder=${data}/drop`, 'cert_path=', `log_level=${process.env.BENCH_AGENT_LOG ?? 'warn'}`, `signature_key=${publicKeyPath}`, ''].join('\n'));
+  await writeFile(cfg, [`id=${id}`, `url=${brokerUrl}`, `sketches_path=${data}`, `drop_folder=${data}/drop`, 'cert_path=', `log_level=${process.env.BENCH_AGENT_LOG ?? 'warn'}`, `signature_key=${publicKeyPath}`, 'nats_port=0', ''].join('\n'));
   const agent = spawn(process.execPath, agentNodeArgs(['-config', cfg]), { stdio: ['ignore', 'ignore', 'pipe'] });
   agent.stderr?.on('data', (d: Buffer) => process.stderr.write(`agent: ${d.toString()}`));
   return agent;

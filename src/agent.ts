@@ -23,6 +23,7 @@ import { CommandRouter, type ServedFamily } from './mqtt/router.js';
 import { parseMqttVersion, type Settings } from './settings.js';
 import { Heartbeat } from './streams/heartbeat.js';
 import { InstallLog } from './streams/install-log.js';
+import { ShadowFeature, type ShadowOptions } from './streams/shadow.js';
 import { defaultDockerConfigPath } from './system/docker-config.js';
 import { WritableMount } from './system/ro-fs.js';
 import { VERSION } from './version.js';
@@ -42,6 +43,7 @@ export interface AgentOptions {
     apt?: Partial<AptOptions>;
     update?: Partial<UpdateOptions>;
     network?: Partial<NetworkOptions>;
+    shadow?: Partial<ShadowOptions>;
   };
   /** The -check_ro_fs guard (default: one made from the settings); tests give one that remounts
    * a file system of their own. */
@@ -70,6 +72,8 @@ export class Agent {
   readonly bus: MessageBus;
   readonly router: CommandRouter;
   readonly base: string;
+  /** The local bus (its state for `status`, its server's pid for tests). */
+  readonly shadow: ShadowFeature;
   private readonly connection: MqttConnection | undefined;
   private readonly parts: Part[];
   private readonly started = new Set<Part>();
@@ -131,6 +135,9 @@ export class Agent {
       requestExit: options.requestExit ?? ((code, why) => log.warn(`${why}: would exit with ${code} to be restarted, but this agent is not run by a service`)),
       ...extra.update,
     });
+    // The local bus comes up before the sketches that publish on it.
+    const shadow = new ShadowFeature(deps('shadow'), { port: settings.nats_port, serverPath: settings.nats_server_path, ...extra.shadow });
+    this.shadow = shadow;
     const status = new StatusFeature(deps('status'), { sketches: sketches.status, version: VERSION, update: update.probation });
     const stats = new StatsFeature(deps('stats'), { ...extra.stats });
     const containers = new ContainersFeature(deps('containers'), {
@@ -144,6 +151,7 @@ export class Agent {
     this.parts = [
       { feature: status, served: serveFamily('status', status, statusCommands) },
       { feature: new Heartbeat(deps('heartbeat'), { intervalSeconds: settings.heartbeat_interval }) },
+      { feature: shadow },
       { feature: sketches, served: serveFamily('sketches', sketches, sketchCommands) },
       { feature: stats, served: serveFamily('stats', stats, statsCommands) },
       { feature: containers, served: serveFamily('containers', containers, containerCommands) },

@@ -16,6 +16,7 @@ export * from './api/apt.js';
 export * from './api/containers.js';
 export * from './api/fields.js';
 export * from './api/network.js';
+export * from './api/shadow.js';
 export * from './api/sketches.js';
 export * from './api/stats.js';
 export * from './api/streams.js';

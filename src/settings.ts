@@ -47,6 +47,8 @@ export const settingDefinitions = [
   { key: 'update_key', type: 'string', default: '', help: 'public key (PEM or a path) that signs updates; empty: signature_key' },
   { key: 'update_probation', type: 'number', default: 120, help: 'seconds an updated agent has to connect and answer status before it is rolled back' },
   { key: 'max_update_size', type: 'number', default: 512 * 1024 * 1024, help: 'largest update download accepted, in bytes' },
+  { key: 'nats_server_path', type: 'string', default: '', help: 'the nats-server program of the local bus (default: nats-server on PATH, else /usr/sbin/nats-server)' },
+  { key: 'nats_port', type: 'number', default: 4222, help: 'port of the local bus on 127.0.0.1, whose $arduino.cloud.<name> messages go to B/shadow/update (0: no bus)' },
   { key: 'listen', type: 'string', default: '', help: 'follow this file (it may appear later, be truncated or rotated) and publish each line containing $$$ on B/install; also -listen FILE' },
 ] as const satisfies readonly SettingDefinition[];
 

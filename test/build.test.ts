@@ -3,11 +3,15 @@
 // every part working, including the chunks and external packages loaded only on first use.
 
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { connect } from '@nats-io/transport-node';
+import mqtt from 'mqtt';
 import { buildAgent } from '../scripts/build.js';
+import { startMosquitto } from './helpers/mosquitto.js';
+import { freePort } from './helpers/net.js';
 import { runProcess, startProcess, type Started } from './helpers/process.js';
 import { tempDir } from './helpers/tmp.js';
 import { waitFor } from './helpers/wait.js';
@@ -92,5 +96,33 @@ describe('the bundled agent (dist/arduino-connector.js)', () => {
     const agentOutput = local.stdout() + local.stderr();
     assert.equal(code, 0, agentOutput);
     assert.doesNotMatch(agentOutput, /Cannot find (module|package)|require is not defined|Dynamic require/);
+  });
+
+  it('forwards the local bus to B/shadow/update through its lazily loaded NATS client', async () => {
+    const broker = await startMosquitto();
+    const port = await freePort();
+    const data = join(work.path, 'bus');
+    const config = join(work.path, 'bus.cfg');
+    await writeFile(config, `id=bundle-bus\nurl=${broker.url}\ncert_path=\nsketches_path=${data}\ndrop_folder=${data}/drop\ndocker_host=${data}/no-docker.sock\napt_config_dir=${data}/apt\nheartbeat_interval=0\nnats_port=${port}\n`);
+    const watcher = await mqtt.connectAsync(broker.url, { protocolVersion: 4 });
+    const updates: string[] = [];
+    watcher.on('message', (_topic, payload) => updates.push(payload.toString()));
+    await watcher.subscribeAsync('$aws/things/bundle-bus/shadow/update', { qos: 1 });
+    const bus = startProcess(bin, ['-config', config], { cwd: work.path });
+    try {
+      await waitFor(() => /forwarding \$arduino\.cloud\.\*/.test(bus.stderr()), 'the bus', 20_000);
+      const nc = await connect({ servers: `127.0.0.1:${port}` });
+      nc.publish('$arduino.cloud.bundled', '{"ok": true}');
+      await nc.flush();
+      await nc.close();
+      await waitFor(() => updates.length === 1, 'the shadow update');
+      assert.deepEqual(updates, ['{"state":{"reported":{"bundled":{"ok": true}}}}']);
+    } finally {
+      bus.child.kill('SIGTERM');
+      await bus.exit;
+      await watcher.endAsync();
+      await broker.close();
+    }
+    assert.doesNotMatch(bus.stderr(), /Cannot find (module|package)|require is not defined|Dynamic require|is not a function/);
   });
 });

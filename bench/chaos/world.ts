@@ -105,6 +105,8 @@ export class ChaosWorld {
         `apt_config_dir=${join(dir.path, 'apt-config')}`,
         `docker_host=unix://${join(dir.path, 'no-docker.sock')}`,
         'heartbeat_interval=0',
+        // The bus has a bench of its own (bench/shadow.bench.ts).
+        'nats_port=0',
         'log_level=warn',
         '',
       ].join('\n'),

@@ -35,6 +35,8 @@ export async function startTestAgent(
     drop_folder: `${data.path}/drop`,
     heartbeat_interval: 15,
     log_level: 'debug',
+    // No local bus unless a test asks for one (on a port of its own).
+    nats_port: 0,
     ...overrides,
   };
   const logs: string[] = [];

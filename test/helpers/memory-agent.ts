@@ -32,6 +32,8 @@ export async function startMemoryAgent(overrides: Partial<Settings> = {}, extra:
     // Nothing of the machine's: an engine socket nobody serves, and apt sources of its own.
     docker_host: `${data.path}/no-docker.sock`,
     apt_config_dir: `${data.path}/apt`,
+    // No local bus unless a test asks for one (on a port of its own).
+    nats_port: 0,
     ...overrides,
   };
   const logs: string[] = [];
