@@ -29,8 +29,9 @@ export async function loadPrivateKey(path: string): Promise<KeyObject> {
   try {
     key = pem ? createPrivateKey({ key: data, format: 'pem' }) : createPrivateKey({ key: data, format: 'der', type: 'pkcs8' });
   } catch (err) {
-    const code = (err as { code?: string }).code;
-    if (code === 'ERR_MISSING_PASSPHRASE') {
+    // Node 20 reports a missing passphrase as "interrupted or cancelled": the PEM headers tell.
+    const encrypted = (err as { code?: string }).code === 'ERR_MISSING_PASSPHRASE' || (pem && /ENCRYPTED/.test(data.toString('latin1')));
+    if (encrypted) {
       throw new ConfigError(`${path} is an encrypted private key; write an unencrypted copy (openssl pkey -in KEY -out PLAIN) and keep it 0600`);
     }
     if (pem && isPublicKey(data)) throw new ConfigError(`${path} is a public key: signing needs the private key`);
