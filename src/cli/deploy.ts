@@ -3,10 +3,11 @@
 
 import { stat } from 'node:fs/promises';
 import { basename } from 'node:path';
-import { decodeBody, requestSchemas, topics, type RequestOf } from '../api.js';
+import { decodeBody, decodeStream, requestSchemas, topics, type RequestOf, type SketchStatus } from '../api.js';
 import { ValidationError } from '../api/schema.js';
 import { ConnectorClient, TimeoutError } from '../client.js';
 import { ConfigError } from '../errors.js';
+import { escapeText } from '../text.js';
 import { exitCodes, resolveTarget } from './call.js';
 import { localLayout } from './local.js';
 import { serveOnce } from './one-shot-server.js';
@@ -103,12 +104,22 @@ export async function runDeploy(argv: string[]): Promise<number> {
     const connected = client;
     // Followed before the upload: a program's first lines come before the answer.
     await connected.follow(topics.sketchStdout(connected.base, id), (_topic, payload) => void process.stdout.write(payload));
+    let started = false;
+    let lastState = 'RUNNING';
+    // A program that ends says so (its exit code), rather than leaving a silent terminal.
+    await connected.follow(topics.status(connected.base), (_topic, payload) => {
+      const sketch = sketchIn(payload.toString('utf8'), id);
+      if (!started || !sketch) return;
+      if (sketch.status === 'STOPPED' && lastState !== 'STOPPED') process.stderr.write(`${endedText(options.name, sketch)}\n`);
+      lastState = sketch.status;
+    });
     const request: RequestOf<'upload'> = { token: server.token, url: `${server.origin}/program`, name: options.name, id };
     const reply = await connected.call('upload', request, options.timeoutMs);
     if (!reply.ok) {
       process.stderr.write(`ERROR: ${reply.message}\n`);
       return exitCodes.error;
     }
+    started = true;
     const body = decodeBody(reply.body);
     process.stderr.write(`${typeof body === 'string' ? body : JSON.stringify(body)} (sketch ${id} on ${target.device}; Ctrl-C leaves it running and stops following)\n`);
     const stdin = topics.sketchStdin(connected.base, id);
@@ -133,4 +144,17 @@ export async function runDeploy(argv: string[]): Promise<number> {
     await server.close();
     await client?.close();
   }
+}
+
+function sketchIn(payload: string, id: string): SketchStatus | undefined {
+  try {
+    return decodeStream('status', payload).sketches[id];
+  } catch {
+    return undefined;
+  }
+}
+
+function endedText(name: string, sketch: SketchStatus): string {
+  const how = sketch.signal ? `signal ${escapeText(String(sketch.signal), 40)}` : sketch.exit_code !== undefined && sketch.exit_code !== null ? `exit code ${sketch.exit_code}` : 'stopped';
+  return `${escapeText(name)} ended (${how}); Ctrl-C stops following`;
 }

@@ -40,7 +40,7 @@ function runCli(args: string[]) {
 const script = `#!/bin/sh
 echo "hello from the sketch"
 n=0
-while read line; do n=$((n+1)); echo "line $n: $line"; done
+while read line; do n=$((n+1)); echo "line $n: $line"; [ "$line" = bye ] && exit 3; done
 `;
 
 async function writeProgram(dir: string, name = 'hello'): Promise<string> {
@@ -177,6 +177,8 @@ describe('sign and deploy against an agent with a key of its own', () => {
       await waitFor(() => deploy.stdout().includes('hello from the sketch'), 'the program output', 30_000);
       deploy.child.stdin.write('over mqtt 5\n');
       await waitFor(() => deploy.stdout().includes('line 1: over mqtt 5'), 'typed input reaching the program', 20_000);
+      deploy.child.stdin.write('bye\n');
+      await waitFor(() => deploy.stderr().includes('greeter ended (exit code 3); Ctrl-C stops following'), 'the end of the program told', 20_000);
       deploy.child.kill('SIGINT');
       assert.deepEqual(await deploy.exit, { code: 0, signal: null });
     } finally {
