@@ -74,7 +74,7 @@ async function checkProgram(file: string): Promise<void> {
 async function loadKey(options: DeployOptions) {
   return loadPrivateKey(options.keyPath).catch((err: Error) => {
     if (options.flags.key === undefined && /no such file/.test(err.message)) {
-      throw new ConfigError(`deploy: no local signing key at ${options.keyPath}: start local mode once (arduino-connector local) to make it, or pass --key`);
+      throw new ConfigError(`deploy: no local signing key at ${options.keyPath} (local mode makes it when it starts without a signature_key of yours): pass --key with the private half of the device's signature_key`);
     }
     throw err;
   });

@@ -10,6 +10,8 @@ import { parseDeployArgs } from '../../src/cli/deploy.js';
 import { parseSignArgs } from '../../src/cli/sign.js';
 import { ensureLocalKeyPair, loadPrivateKey, signFile } from '../../src/cli/signing.js';
 import { ConfigError } from '../../src/errors.js';
+import { localLayout, localSettings } from '../../src/cli/local.js';
+import { defaultSettings } from '../../src/settings.js';
 import { tempDir } from '../helpers/tmp.js';
 
 describe('deploy arguments', () => {
@@ -113,6 +115,25 @@ describe('private keys', () => {
       await writeFile(first.privateKeyPath, 'broken');
       await assert.rejects(ensureLocalKeyPair(dir.path), /signing-key\.pem is not a private RSA key.*move it away/);
       assert.equal(await readFile(first.privateKeyPath, 'utf8'), 'broken', 'a broken key is left for the user, not replaced');
+    } finally {
+      await dir.remove();
+    }
+  });
+});
+
+describe('local mode\'s signature_key', () => {
+  it('is the data folder\'s public key, unless the user set one: then theirs, and no pair is made', async () => {
+    const dir = await tempDir('ac-local-key-');
+    try {
+      const own = localLayout(join(dir.path, 'own'));
+      const made = await localSettings(defaultSettings(), own, 'mqtt://127.0.0.1:1');
+      assert.equal(made.signature_key, join(own.dataDir, 'signing-key.pub.pem'));
+      assert.equal((await stat(join(own.dataDir, 'signing-key.pem'))).mode & 0o777, 0o600);
+
+      const theirs = localLayout(join(dir.path, 'theirs'));
+      const kept = await localSettings({ ...defaultSettings(), signature_key: '/etc/arduino-connector/publisher.pem' }, theirs, 'mqtt://127.0.0.1:1');
+      assert.equal(kept.signature_key, '/etc/arduino-connector/publisher.pem');
+      await assert.rejects(stat(join(theirs.dataDir, 'signing-key.pem')), { code: 'ENOENT' });
     } finally {
       await dir.remove();
     }
