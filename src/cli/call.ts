@@ -18,7 +18,7 @@ interface Target {
 }
 
 /** Without --broker/--device, the local mode device of --data (or ./arduino-connector-data). */
-async function resolveTarget(flags: Record<string, string | true>): Promise<Target> {
+export async function resolveTarget(flags: Record<string, string | true>): Promise<Target> {
   let broker = typeof flags.broker === 'string' ? flags.broker : undefined;
   let device = typeof flags.device === 'string' ? flags.device : undefined;
   if (!broker || !device) {

@@ -9,6 +9,7 @@ import { join, resolve } from 'node:path';
 import { Aedes } from 'aedes';
 import { WebSocketServer, createWebSocketStream } from 'ws';
 import { readConfigFile, writeConfigFile } from './config-file.js';
+import { ensureLocalKeyPair } from './signing.js';
 import type { Settings } from '../settings.js';
 
 export interface LocalBroker {
@@ -75,8 +76,12 @@ export async function localSettings(base: Settings, layout: LocalLayout, brokerU
   const id = stored.id || base.id || `local:${randomUUID()}`;
   // The URL is rewritten each start: `call` finds the broker there, whose port may change.
   await writeConfigFile(layout.configFile, { id, url: brokerUrl });
+  // A signature_key of the user's wins; otherwise the data folder's own pair, so that `deploy`
+  // can run a program here without any key handling.
+  const signature_key = base.signature_key || (await ensureLocalKeyPair(layout.dataDir)).publicKeyPath;
   return {
     ...base,
+    signature_key,
     id,
     url: brokerUrl,
     cert_path: '',

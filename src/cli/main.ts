@@ -5,6 +5,7 @@ import { Agent } from '../agent.js';
 import { ConfigError } from '../errors.js';
 import { createLogger, errorMessage, stderrIsJournal, type LogLevel, type Logger } from '../log.js';
 import { callUsage } from './call-usage.js';
+import { deployUsage, signUsage } from './command-usage.js';
 import { DEFAULT_CONFIG_FILE, loadSettings, parseArgs, settingsHelp, type FlagDefinition, type ParsedArgs } from './options.js';
 import type { Settings } from '../settings.js';
 import { IdleCollector } from '../lib/idle-collector.js';
@@ -43,6 +44,11 @@ function usage(): string {
   arduino-connector [settings]          run the agent (config file, then environment, then flags)
   arduino-connector local [settings]    run an embedded broker on 127.0.0.1 and the agent on it
   ${callUsage}
+  ${deployUsage}
+                                        sign FILE with the local key, serve it once on 127.0.0.1, upload
+                                        it to the local device and follow its terminal until Ctrl-C
+  ${signUsage}
+                                        write FILE.sig for devices whose signature_key is KEY's public half
 
 Program flags (one or two dashes):
 ${flags}
@@ -150,6 +156,7 @@ async function runLocal(args: ParsedArgs): Promise<void> {
 Talk to it from another terminal:
   ${self} call status --data ${layout.dataDir}
   ${self} call stats --data ${layout.dataDir}
+  ${self} deploy PROGRAM --data ${layout.dataDir}${base.signature_key ? ' --key YOUR-PRIVATE-KEY' : ''}
   mosquitto_sub -h 127.0.0.1 -p ${new URL(broker.mqttUrl).port} -t '${topicBase}/#' -v
 Stop it with Ctrl-C.
 `);
@@ -180,6 +187,9 @@ function startIdleCollector(log: Logger): void {
 }
 
 export async function main(argv: string[]): Promise<number> {
+  // deploy and sign have flags of their own (--id, --name, --key) that are not the agent's.
+  if (argv[0] === 'deploy') return (await import('./deploy.js')).runDeploy(argv.slice(1));
+  if (argv[0] === 'sign') return (await import('./sign.js')).runSign(argv.slice(1));
   const args = parseArgs(argv, programFlags);
   if (args.flags.help) {
     process.stdout.write(usage());
