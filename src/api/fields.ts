@@ -2,7 +2,7 @@
 // name that could leave its folder, an option where a package name belongs, or a URL path escape.
 
 import { quoteValue } from '../text.js';
-import { str, ValidationError, type Schema } from './schema.js';
+import { patternOf, str, ValidationError, type Schema } from './schema.js';
 
 /** Longest file name most Linux file systems accept, in bytes. */
 const maxNameBytes = 255;
@@ -30,6 +30,13 @@ export function fileNameProblem(value: string): string | undefined {
  * hidden file, nothing that breaks the topic B/sketches/<id>/stdout (fileNameProblem, applied
  * before any handler runs). */
 export const fileName: Schema<string> = {
+  json: {
+    type: 'string',
+    minLength: 1,
+    maxLength: maxNameBytes,
+    pattern: patternOf(/^(?!\.)(?!.*\.\.)[^/\\\x00-\x1f\x7f+#]+$/),
+    description: `A plain file name: no "/", "\\", "..", "+", "#" or control character, not starting with "."; at most ${maxNameBytes} bytes in UTF-8.`,
+  },
   parse(value, at) {
     const text = str({ min: 1, max: 1024 }).parse(value, at);
     const problem = fileNameProblem(text);

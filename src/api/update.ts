@@ -2,7 +2,7 @@
 // connected and answered status (design: src/update/releases.ts).
 
 import { httpUrl } from './fields.js';
-import { bool, object, optional, str } from './schema.js';
+import { bool, fixedObject, object, oneOf, optional, str, text } from './schema.js';
 
 export const updateRequests = {
   update: object({
@@ -18,6 +18,17 @@ export interface UpdateAnswers {
   /** `updating to <version>`, or `<version> is already running`. */
   update: string;
 }
+
+export const updateAnswers = {
+  update: text('`updating to <version>`, or `<version> is already running`'),
+};
+
+export const updateOutcomeSchema = fixedObject({
+  version: text(),
+  from: text(),
+  outcome: oneOf('probation', 'committed', 'rolled back'),
+  reason: optional(text()),
+});
 
 /** The last update, in `status`: how it went. */
 export interface UpdateOutcome {
