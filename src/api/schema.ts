@@ -30,25 +30,26 @@ export interface Schema<T> {
 }
 
 /** A RegExp as a JSON Schema `pattern`, which has no flags: a case-insensitive pattern is
- * written with both cases of each letter outside character classes and escapes. */
+ * written with both cases of each letter (a character class gets its letters' other case added). */
 export function patternOf(pattern: RegExp): string {
   const flags = pattern.flags.replace('i', '');
   if (flags !== '') throw new Error(`pattern ${pattern} has flags JSON Schema cannot say: ${flags}`);
   if (!pattern.flags.includes('i')) return pattern.source;
+  // Units: an escape (kept as it is: \s and \S differ) or one character.
+  const units: string[] = pattern.source.match(/\\.|[^]/g) ?? [];
+  const swap = (unit: string) => (unit.length === 1 && /[a-z]/i.test(unit) ? (unit === unit.toLowerCase() ? unit.toUpperCase() : unit.toLowerCase()) : unit);
   let out = '';
-  let inClass = false;
-  for (let i = 0; i < pattern.source.length; i++) {
-    const c = pattern.source[i]!;
-    if (c === '\\') {
-      out += c + (pattern.source[++i] ?? '');
-    } else if (inClass) {
-      if (c === ']') inClass = false;
-      out += /[a-z]/i.test(c) ? c.toLowerCase() + c.toUpperCase() : c;
-    } else if (c === '[') {
-      inClass = true;
-      out += c;
+  for (let i = 0; i < units.length; i++) {
+    const unit = units[i]!;
+    if (unit === '[') {
+      const end = units.indexOf(']', i + 1);
+      const negated = units[i + 1] === '^';
+      const body = units.slice(negated ? i + 2 : i + 1, end);
+      const other = body.some((u) => swap(u) !== u) ? body.map(swap).join('') : '';
+      out += `[${negated ? '^' : ''}${body.join('')}${other}]`;
+      i = end;
     } else {
-      out += /[a-z]/i.test(c) ? `[${c.toLowerCase()}${c.toUpperCase()}]` : c;
+      out += unit.length === 1 && /[a-z]/i.test(unit) ? `[${unit.toLowerCase()}${unit.toUpperCase()}]` : unit;
     }
   }
   return out;
