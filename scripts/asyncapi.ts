@@ -116,6 +116,7 @@ function errorMessage(command: CommandName) {
 export function buildDocument(): Record<string, unknown> {
   const channels: Record<string, Channel> = {};
   const operations: Record<string, unknown> = {};
+  const answers = answerSchemas();
 
   for (const command of commandNames) {
     const id = idOf(command);
@@ -124,7 +125,7 @@ export function buildDocument(): Record<string, unknown> {
       request: requestMessage(command, requestSchemas[command].json),
     });
     channels[`${id}.answer`] = channel(topics.answer(BASE, command), `Answers of \`${command}\` (framing: info.description).`, {
-      info: infoMessage(`${command} answer`, answerSchemas[command].json, `${command} succeeded.`),
+      info: infoMessage(`${command} answer`, answers[command].json, `${command} succeeded.`),
       error: errorMessage(command),
     });
     operations[id] = {
@@ -149,8 +150,8 @@ export function buildDocument(): Record<string, unknown> {
     const id = `stream.${idOf(name)}`;
     const message =
       spec.format === 'info'
-        ? infoMessage(name, spec.schema.json, `A message of B/${name}.`)
-        : { name, contentType: 'application/json', summary: `A message of B/${name}.`, description: 'Bare JSON.', payload: spec.schema.json };
+        ? infoMessage(name, spec.schema().json, `A message of B/${name}.`)
+        : { name, contentType: 'application/json', summary: `A message of B/${name}.`, description: 'Bare JSON.', payload: spec.schema().json };
     const shared = channelAt(channels, spec.topic(BASE));
     const channelId = shared ?? id;
     const messageKey = shared ? 'stream' : 'message';

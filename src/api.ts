@@ -3,12 +3,12 @@
 // agent's router, its features and the command-line client all use it, so a client cannot send
 // what the agent would refuse and a feature cannot leave a command without a handler.
 
-import { aptAnswers, aptRepoAnswers, aptRepoRequests, aptRequests, type AptAnswers, type AptRepoAnswers } from './api/apt.js';
-import { containerAnswers, containerRequests, type ContainerAnswers } from './api/containers.js';
+import { aptAnswerSchemas, aptRepoAnswerSchemas, aptRepoRequests, aptRequests, type AptAnswers, type AptRepoAnswers } from './api/apt.js';
+import { containerAnswerSchemas, containerRequests, type ContainerAnswers } from './api/containers.js';
 import type { Infer, Schema } from './api/schema.js';
-import { sketchAnswers, sketchRequests, statusAnswers, statusRequests, type SketchAnswers, type StatusAnswers } from './api/sketches.js';
-import { statsAnswers, statsRequests, type StatsAnswers } from './api/stats.js';
-import { updateAnswers, updateRequests, type UpdateAnswers } from './api/update.js';
+import { sketchAnswerSchemas, sketchRequests, statusAnswerSchemas, statusRequests, type SketchAnswers, type StatusAnswers } from './api/sketches.js';
+import { statsAnswerSchemas, statsRequests, type StatsAnswers } from './api/stats.js';
+import { updateAnswerSchemas, updateRequests, type UpdateAnswers } from './api/update.js';
 
 export * from './api/answer.js';
 export * from './api/apt.js';
@@ -52,16 +52,19 @@ export type CommandName = keyof typeof requestSchemas;
 
 /** Every command's answer body (what follows `INFO: `) as a schema: docs/asyncapi.yaml declares
  * these, and the tests hold the live agent's answers to them. A body that is text rather than
- * JSON is a string schema. */
-export const answerSchemas: { [K in CommandName]: Schema<Answers[K]> } = {
-  ...statusAnswers,
-  ...sketchAnswers,
-  ...statsAnswers,
-  ...aptAnswers,
-  ...aptRepoAnswers,
-  ...containerAnswers,
-  ...updateAnswers,
-};
+ * JSON is a string schema. Built on each call: the agent itself never needs them. */
+export function answerSchemas(): { [K in CommandName]: Schema<Answers[K]> } {
+  return {
+    ...statusAnswerSchemas(),
+    ...sketchAnswerSchemas(),
+    ...statsAnswerSchemas(),
+    ...aptAnswerSchemas(),
+    ...aptRepoAnswerSchemas(),
+    ...containerAnswerSchemas(),
+    ...updateAnswerSchemas(),
+  };
+}
+
 /** The commands of one family. */
 export type CommandsOf<F extends Family> = Extract<keyof (typeof commandFamilies)[F], CommandName>;
 export type RequestOf<K extends CommandName> = Infer<(typeof requestSchemas)[K]>;

@@ -10,6 +10,7 @@ import { parse as parseYaml } from 'yaml';
 import { documentPath, renderDocument } from '../scripts/asyncapi.js';
 import { answerSchemas, commandNames, fileName, fileNameProblem, streams, validateRequest, ValidationError, type CommandName } from '../src/api.js';
 import { patternOf } from '../src/api/schema.js';
+import { toWireNetwork } from '../src/commands/stats-network.js';
 
 type Doc = { channels: Record<string, { address: string; messages: Record<string, { payload: object }> }>; operations: Record<string, unknown> };
 
@@ -109,10 +110,11 @@ describe("the document's request schemas agree with the agent's validation", () 
 });
 
 it('declares every answer body and every stream payload of the map', () => {
+  const answers = answerSchemas();
   for (const command of commandNames) {
-    assert.deepEqual(doc.channels[`${idOf(command)}.answer`]!.messages.info!.payload, answerSchemas[command].json, command);
+    assert.deepEqual(doc.channels[`${idOf(command)}.answer`]!.messages.info!.payload, answers[command].json, command);
   }
-  assert.deepEqual(doc.channels['stream.apt.progress']!.messages.message!.payload, streams['apt/progress'].schema.json);
+  assert.deepEqual(doc.channels['stream.apt.progress']!.messages.message!.payload, streams['apt/progress'].schema().json);
 });
 
 it("says a sketch file name's rule as a pattern that agrees with the agent's", () => {
@@ -126,4 +128,39 @@ it('writes a case-insensitive pattern with both cases, since JSON Schema pattern
   const source = patternOf(/^https?:\/\/[a-z]\S+$/i);
   assert.equal(source, '^[hH][tT][tT][pP][sS]?:\\/\\/[a-zA-Z]\\S+$');
   assert.throws(() => patternOf(/a/g), /flags/);
+});
+
+it("declares the network part of stats as the agent writes it from a NetworkManager reading (no NetworkManager runs in the live test)", () => {
+  const ajv = new Ajv({ allErrors: true });
+  const check = ajv.compile(doc.channels['stats.answer']!.messages.info!.payload);
+  const ip4Config = {
+    addresses: [{ address: '10.0.0.7', prefix: 16, gateway: '10.0.0.1' }],
+    gateway: '10.0.0.1',
+    nameservers: ['10.0.0.1'],
+    domains: [],
+    routes: [
+      { dest: '10.0.0.0', prefix: 16, metric: 600 },
+      { dest: '0.0.0.0', prefix: 0, nextHop: '10.0.0.1', metric: 600 },
+    ],
+  };
+  const network = toWireNetwork({
+    state: 70,
+    devices: [
+      { path: '/d/0', interface: 'eth0', type: 1, state: 30, hwAddress: '78:DD:08:D2:3D:43', ip4Config: null, accessPoints: null, availableConnections: [] },
+      {
+        path: '/d/1',
+        interface: 'wlan0',
+        type: 2,
+        state: 100,
+        hwAddress: '11:22:33:44:55:66',
+        ip4Config,
+        accessPoints: [{ ssid: 'Workshop', hwAddress: '00:11:22:33:44:55', flags: 1, wpaFlags: 256, rsnFlags: 256, mode: 2, frequencyMHz: 5180, maxBitrateKbps: 54000, strengthPercent: 82 }],
+        availableConnections: [{ path: '/c/1', id: 'Workshop', uuid: '0c9a4b3e-6a0e-4d7c-9a55-3f1f4b8e2d11', type: '802-11-wireless' }],
+      },
+    ],
+  });
+  const memory = { FreeMem: 1, TotalMem: 2, AvailableMem: 1, Buffers: 0, Cached: 0, FreeSwapMem: 0, TotalSwapMem: 0 };
+  const body = JSON.parse(JSON.stringify({ memory, disk: [], network })) as { network: { Devices: object[] } };
+  assert.ok(check(body), ajv.errorsText(check.errors));
+  assert.equal(check({ ...body, network: { ...body.network, Devices: [{ ...body.network.Devices[0], Extra: 1 }] } }), false);
 });

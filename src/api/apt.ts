@@ -92,39 +92,46 @@ export interface AptRepoAnswers {
   'apt/repos/edit': string;
 }
 
-const aptPackageSchema = fixedObject({
-  Name: text(),
-  Status: text(),
-  Architecture: text(),
-  Version: text(),
-  ShortDescription: text(),
-  InstalledSizeKB: num(),
-});
+// Answer schemas are built on first use: the agent itself never needs them (docs/asyncapi.yaml,
+// the tests and the console do).
 
-const commandOutputSchema = fixedObject({ output: text('What apt printed.') });
+export function aptAnswerSchemas() {
+  const aptPackageSchema = fixedObject({
+    Name: text(),
+    Status: text(),
+    Architecture: text(),
+    Version: text(),
+    ShortDescription: text(),
+    InstalledSizeKB: num(),
+  });
 
-export const aptAnswers = {
-  'apt/get': fixedObject({ packages: listOf(aptPackageSchema) }),
-  'apt/list': fixedObject({ packages: listOf(aptPackageSchema), page: int({ min: 0 }), pages: int({ min: 0 }), total_items: int({ min: 0 }) }),
-  'apt/update': commandOutputSchema,
-  'apt/install': commandOutputSchema,
-  'apt/upgrade': commandOutputSchema,
-  'apt/remove': commandOutputSchema,
-};
+  const commandOutputSchema = fixedObject({ output: text('What apt printed.') });
 
-const repositoryAnswerSchema = fixedObject({
-  enabled: bool(),
-  sourceRepo: bool(),
-  options: text(),
-  uri: text(),
-  distribution: text(),
-  components: text(),
-  comment: text(),
-});
+  return {
+    'apt/get': fixedObject({ packages: listOf(aptPackageSchema) }),
+    'apt/list': fixedObject({ packages: listOf(aptPackageSchema), page: int({ min: 0 }), pages: int({ min: 0 }), total_items: int({ min: 0 }) }),
+    'apt/update': commandOutputSchema,
+    'apt/install': commandOutputSchema,
+    'apt/upgrade': commandOutputSchema,
+    'apt/remove': commandOutputSchema,
+  };
+}
 
-export const aptRepoAnswers = {
-  'apt/repos/list': listOf(repositoryAnswerSchema),
-  'apt/repos/add': text('`OK`'),
-  'apt/repos/remove': text('`OK`'),
-  'apt/repos/edit': text('`OK`'),
-};
+export function aptRepoAnswerSchemas() {
+  const repositoryAnswerSchema = fixedObject({
+    enabled: bool(),
+    sourceRepo: bool(),
+    options: text(),
+    uri: text(),
+    distribution: text(),
+    components: text(),
+    comment: text(),
+  });
+
+  return {
+    'apt/repos/list': listOf(repositoryAnswerSchema),
+    'apt/repos/add': text('`OK`'),
+    'apt/repos/remove': text('`OK`'),
+    'apt/repos/edit': text('`OK`'),
+  };
+}

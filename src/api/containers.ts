@@ -43,19 +43,22 @@ export interface ContainerAnswers {
   'containers/rename': { id: string; name: string };
 }
 
-export const containerAnswers = {
-  'containers/ps': listOf(anyJson('A container as the Docker Engine API lists it (GET /containers/json?all=true), passed through.')),
-  'containers/images': listOf(anyJson('An image as the Docker Engine API lists it (GET /images/json), passed through.')),
-  'containers/action': listOf(
-    fixedObject({
-      action: text(),
-      background: bool(),
-      id: text(),
-      image: text(),
-      name: text(),
-      pruned: optional(fixedObject({ images: listOf(text()), space_reclaimed: num() })),
-      pull_error: optional(text()),
-    }),
-  ),
-  'containers/rename': fixedObject({ id: text(), name: text() }),
-};
+/** Built on first use (see aptAnswerSchemas). */
+export function containerAnswerSchemas() {
+  return {
+    'containers/ps': listOf(anyJson('A container as the Docker Engine API lists it (GET /containers/json?all=true), passed through.')),
+    'containers/images': listOf(anyJson('An image as the Docker Engine API lists it (GET /images/json), passed through.')),
+    'containers/action': listOf(
+      fixedObject({
+        action: text(),
+        background: bool(),
+        id: text(),
+        image: text(),
+        name: text(),
+        pruned: optional(fixedObject({ images: listOf(text()), space_reclaimed: num() })),
+        pull_error: optional(text()),
+      }),
+    ),
+    'containers/rename': fixedObject({ id: text(), name: text() }),
+  };
+}

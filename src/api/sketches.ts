@@ -52,26 +52,31 @@ export interface StatusBody {
   update?: UpdateOutcome;
 }
 
-export const sketchStatusSchema = fixedObject({
-  name: text(),
-  id: text(),
-  pid: int({ min: 0 }),
-  status: oneOf('RUNNING', 'STOPPED', 'PAUSED'),
-  endpoints: nullValue(),
-  exit_code: optional(nullable(int())),
-  signal: optional(nullable(text())),
-});
+/** The body of `status` and of the B/status stream; built on first use (see aptAnswerSchemas). */
+export function statusBodySchema() {
+  const sketchStatus = fixedObject({
+    name: text(),
+    id: text(),
+    pid: int({ min: 0 }),
+    status: oneOf('RUNNING', 'STOPPED', 'PAUSED'),
+    endpoints: nullValue(),
+    exit_code: optional(nullable(int())),
+    signal: optional(nullable(text())),
+  });
+  return fixedObject({
+    sketches: record(sketchStatus),
+    version: optional(text()),
+    update: optional(updateOutcomeSchema()),
+  });
+}
 
-/** The body of `status` and of the B/status stream. */
-export const statusBodySchema = fixedObject({
-  sketches: record(sketchStatusSchema),
-  version: optional(text()),
-  update: optional(updateOutcomeSchema),
-});
+export function statusAnswerSchemas() {
+  return { status: statusBodySchema() };
+}
 
-export const statusAnswers = { status: statusBodySchema };
-
-export const sketchAnswers = {
-  upload: text('`Sketch started with PID <n>`'),
-  sketch: text('`successfully performed <ACTION> on sketch <id>`'),
-};
+export function sketchAnswerSchemas() {
+  return {
+    upload: text('`Sketch started with PID <n>`'),
+    sketch: text('`successfully performed <ACTION> on sketch <id>`'),
+  };
+}

@@ -51,8 +51,9 @@ export type StreamName = keyof StreamPayloads;
 export interface StreamSpec<T> {
   topic: (base: string) => string;
   format: 'info' | 'json';
-  /** The payload; for `info`, the body after `INFO: `. */
-  schema: Schema<T>;
+  /** The payload; for `info`, the body after `INFO: `. Built on first use: the agent itself
+   * never needs it (docs/asyncapi.yaml and the tests do). */
+  schema: () => Schema<T>;
   /** When the agent publishes it (docs/asyncapi.yaml). */
   description: string;
   retained?: boolean;
@@ -62,34 +63,35 @@ export const streams: { [S in StreamName]: StreamSpec<StreamPayloads[S]> } = {
   heartbeat: {
     topic: topics.heartbeat,
     format: 'info',
-    schema: str({ max: 32, pattern: /^\d+\.\d\d$/, patternText: 'is the system uptime in seconds, 2 decimals' }),
+    schema: () => str({ max: 32, pattern: /^\d+\.\d\d$/, patternText: 'is the system uptime in seconds, 2 decimals' }),
     description: 'Every 15 s while connected.',
   },
   status: { topic: topics.status, format: 'info', schema: statusBodySchema, description: 'The body of `status`, whenever a sketch changes state and at connection.' },
   'apt/progress': {
     topic: topics.aptProgress,
     format: 'json',
-    schema: fixedObject({ command: text('The command that runs, e.g. `apt/install`.'), run: int({ min: 0 }), line: text() }),
+    schema: () => fixedObject({ command: text('The command that runs, e.g. `apt/install`.'), run: int({ min: 0 }), line: text() }),
     description: 'One line of a running apt command, as apt prints it.',
   },
   'containers/progress': {
     topic: topics.containersProgress,
     format: 'json',
-    schema: fixedObject({
-      image: text(),
-      status: text('The engine\'s status text (`Downloading`, `Pull complete`...), or `pulled` / `pull failed`.'),
-      layer: optional(text()),
-      current: optional(int({ min: 0 })),
-      total: optional(int({ min: 0 })),
-      error: optional(text()),
-    }),
+    schema: () =>
+      fixedObject({
+        image: text(),
+        status: text('The engine\'s status text (`Downloading`, `Pull complete`...), or `pulled` / `pull failed`.'),
+        layer: optional(text()),
+        current: optional(int({ min: 0 })),
+        total: optional(int({ min: 0 })),
+        error: optional(text()),
+      }),
     description: 'One step of an image pull started by `containers/action` run.',
   },
-  install: { topic: topics.install, format: 'info', schema: text('A line with `$$$` of the file -listen follows.'), description: 'While -listen follows an installation log.' },
+  install: { topic: topics.install, format: 'info', schema: () => text('A line with `$$$` of the file -listen follows.'), description: 'While -listen follows an installation log.' },
   register: {
     topic: topics.register,
     format: 'json',
-    schema: fixedObject({ Host: text('The host name.'), MACs: listOf(text()) }),
+    schema: () => fixedObject({ Host: text('The host name.'), MACs: listOf(text()) }),
     description: 'Once, when the device is registered or configured (-register, -configure).',
   },
 };

@@ -19,16 +19,19 @@ export interface UpdateAnswers {
   update: string;
 }
 
-export const updateAnswers = {
-  update: text('`updating to <version>`, or `<version> is already running`'),
-};
+/** Built on first use (see aptAnswerSchemas). */
+export function updateAnswerSchemas() {
+  return { update: text('`updating to <version>`, or `<version> is already running`') };
+}
 
-export const updateOutcomeSchema = fixedObject({
-  version: text(),
-  from: text(),
-  outcome: oneOf('probation', 'committed', 'rolled back'),
-  reason: optional(text()),
-});
+export function updateOutcomeSchema() {
+  return fixedObject({
+    version: text(),
+    from: text(),
+    outcome: oneOf('probation', 'committed', 'rolled back'),
+    reason: optional(text()),
+  });
+}
 
 /** The last update, in `status`: how it went. */
 export interface UpdateOutcome {
