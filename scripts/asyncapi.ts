@@ -74,7 +74,7 @@ function requestMessage(command: CommandName, schema: JsonSchema) {
   return {
     name: `${command} request`,
     contentType: 'application/json',
-    summary: `A ${command} request.`,
+    summary: `A request of ${command}.`,
     description: `JSON, at most ${payloadLimitOf(command)} bytes; an empty payload counts as \`{}\`.`,
     payload: schema,
     correlationId: { location: '$message.header#/correlationData', description: 'The MQTT 5 correlationData property.' },
