@@ -3,19 +3,21 @@
 // agent's router, its features and the command-line client all use it, so a client cannot send
 // what the agent would refuse and a feature cannot leave a command without a handler.
 
-import { aptRepoRequests, aptRequests, type AptAnswers, type AptRepoAnswers } from './api/apt.js';
-import { containerRequests, type ContainerAnswers } from './api/containers.js';
-import type { Infer } from './api/schema.js';
-import { sketchRequests, statusRequests, type SketchAnswers, type StatusAnswers } from './api/sketches.js';
-import { networkRequests, type NetworkAnswers } from './api/network.js';
-import { statsRequests, type StatsAnswers } from './api/stats.js';
-import { updateRequests, type UpdateAnswers } from './api/update.js';
+import { aptAnswerSchemas, aptRepoAnswerSchemas, aptRepoRequests, aptRequests, type AptAnswers, type AptRepoAnswers } from './api/apt.js';
+import { containerAnswerSchemas, containerRequests, type ContainerAnswers } from './api/containers.js';
+import type { Infer, Schema } from './api/schema.js';
+import { sketchAnswerSchemas, sketchRequests, statusAnswerSchemas, statusRequests, type SketchAnswers, type StatusAnswers } from './api/sketches.js';
+import { statsAnswerSchemas, statsRequests, type StatsAnswers } from './api/stats.js';
+import { updateAnswerSchemas, updateRequests, type UpdateAnswers } from './api/update.js';
+import { networkAnswerSchemas, networkRequests, type NetworkAnswers } from './api/network.js';
 
 export * from './api/answer.js';
 export * from './api/apt.js';
 export * from './api/containers.js';
 export * from './api/fields.js';
 export * from './api/network.js';
+export * from './api/register.js';
+export { ValidationError, type JsonSchema, type Schema } from './api/schema.js';
 export * from './api/shadow.js';
 export * from './api/sketches.js';
 export * from './api/stats.js';
@@ -52,6 +54,23 @@ export const requestSchemas = {
 export interface Answers extends StatusAnswers, SketchAnswers, StatsAnswers, AptAnswers, AptRepoAnswers, ContainerAnswers, UpdateAnswers, NetworkAnswers {}
 
 export type CommandName = keyof typeof requestSchemas;
+
+/** Every command's answer body (what follows `INFO: `) as a schema: docs/asyncapi.yaml declares
+ * these, and the tests hold the live agent's answers to them. A body that is text rather than
+ * JSON is a string schema. Built on each call: the agent itself never needs them. */
+export function answerSchemas(): { [K in CommandName]: Schema<Answers[K]> } {
+  return {
+    ...statusAnswerSchemas(),
+    ...sketchAnswerSchemas(),
+    ...statsAnswerSchemas(),
+    ...aptAnswerSchemas(),
+    ...aptRepoAnswerSchemas(),
+    ...containerAnswerSchemas(),
+    ...updateAnswerSchemas(),
+    ...networkAnswerSchemas(),
+  };
+}
+
 /** The commands of one family. */
 export type CommandsOf<F extends Family> = Extract<keyof (typeof commandFamilies)[F], CommandName>;
 export type RequestOf<K extends CommandName> = Infer<(typeof requestSchemas)[K]>;
@@ -61,6 +80,13 @@ export const commandNames = Object.keys(requestSchemas) as CommandName[];
 
 export function isCommandName(name: string): name is CommandName {
   return Object.prototype.hasOwnProperty.call(requestSchemas, name);
+}
+
+/** Checks a request as the agent will before any handler runs: the request completed (a sketch's
+ * `id` from its `name`), or ValidationError naming the field (`field "url": must be an http://
+ * or https:// URL`). Clients (the `call` command, the console's forms) check with this. */
+export function validateRequest<K extends CommandName>(command: K, request: unknown): RequestOf<K> {
+  return requestSchemas[command].parse(request, '') as RequestOf<K>;
 }
 
 /** Largest request each command accepts, in bytes: far below the router's 1 MiB where the API

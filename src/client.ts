@@ -4,7 +4,7 @@
 // next answer on `B/<command>`.
 
 import { randomBytes, randomUUID } from 'node:crypto';
-import { baseTopic, DEFAULT_BASE_TOPIC, parseReply, requestSchemas, topics, type CommandName, type Reply, type RequestOf } from './api.js';
+import { baseTopic, DEFAULT_BASE_TOPIC, parseReply, topics, validateRequest, type CommandName, type Reply, type RequestOf } from './api.js';
 import { silentLogger, type Logger } from './log.js';
 import type { MqttVersion } from './settings.js';
 import { MqttConnection } from './mqtt/connection.js';
@@ -115,7 +115,7 @@ export class ConnectorClient {
 
   /** Validates the request against the API map, sends it, and waits for the answer. */
   async call<K extends CommandName>(command: K, request: RequestOf<K>, timeoutMs = 30_000): Promise<Reply> {
-    requestSchemas[command].parse(request, '');
+    validateRequest(command, request);
     return this.callRaw(command, JSON.stringify(request), timeoutMs);
   }
 

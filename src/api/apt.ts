@@ -2,7 +2,7 @@
 // apt/repos/list, add, remove, edit.
 
 import { packageName, sourcesField } from './fields.js';
-import { arrayOf, bool, int, object, optional, str, type Infer } from './schema.js';
+import { arrayOf, bool, fixedObject, int, listOf, num, object, optional, str, text, type Infer } from './schema.js';
 
 export const repositorySchema = object(
   {
@@ -90,4 +90,48 @@ export interface AptRepoAnswers {
   'apt/repos/add': string;
   'apt/repos/remove': string;
   'apt/repos/edit': string;
+}
+
+// Answer schemas are built on first use: the agent itself never needs them (docs/asyncapi.yaml,
+// the tests and the console do).
+
+export function aptAnswerSchemas() {
+  const aptPackageSchema = fixedObject({
+    Name: text(),
+    Status: text(),
+    Architecture: text(),
+    Version: text(),
+    ShortDescription: text(),
+    InstalledSizeKB: num(),
+  });
+
+  const commandOutputSchema = fixedObject({ output: text('What apt printed.') });
+
+  return {
+    'apt/get': fixedObject({ packages: listOf(aptPackageSchema) }),
+    'apt/list': fixedObject({ packages: listOf(aptPackageSchema), page: int({ min: 0 }), pages: int({ min: 0 }), total_items: int({ min: 0 }) }),
+    'apt/update': commandOutputSchema,
+    'apt/install': commandOutputSchema,
+    'apt/upgrade': commandOutputSchema,
+    'apt/remove': commandOutputSchema,
+  };
+}
+
+export function aptRepoAnswerSchemas() {
+  const repositoryAnswerSchema = fixedObject({
+    enabled: bool(),
+    sourceRepo: bool(),
+    options: text(),
+    uri: text(),
+    distribution: text(),
+    components: text(),
+    comment: text(),
+  });
+
+  return {
+    'apt/repos/list': listOf(repositoryAnswerSchema),
+    'apt/repos/add': text('`OK`'),
+    'apt/repos/remove': text('`OK`'),
+    'apt/repos/edit': text('`OK`'),
+  };
 }

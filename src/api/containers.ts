@@ -1,7 +1,7 @@
 // containers/ps, containers/images, containers/action and containers/rename, on the Docker Engine API.
 
 import { containerRef, imageRef } from './fields.js';
-import { bool, jsonObject, object, oneOf, optional, str } from './schema.js';
+import { anyJson, bool, fixedObject, jsonObject, listOf, num, object, oneOf, optional, str, text } from './schema.js';
 
 export const containerRequests = {
   'containers/ps': object({ id: optional(str({ min: 1, max: 256 })) }),
@@ -41,4 +41,24 @@ export interface ContainerAnswers {
   'containers/images': unknown[];
   'containers/action': ContainerActionResult[];
   'containers/rename': { id: string; name: string };
+}
+
+/** Built on first use (see aptAnswerSchemas). */
+export function containerAnswerSchemas() {
+  return {
+    'containers/ps': listOf(anyJson('A container as the Docker Engine API lists it (GET /containers/json?all=true), passed through.')),
+    'containers/images': listOf(anyJson('An image as the Docker Engine API lists it (GET /images/json), passed through.')),
+    'containers/action': listOf(
+      fixedObject({
+        action: text(),
+        background: bool(),
+        id: text(),
+        image: text(),
+        name: text(),
+        pruned: optional(fixedObject({ images: listOf(text()), space_reclaimed: num() })),
+        pull_error: optional(text()),
+      }),
+    ),
+    'containers/rename': fixedObject({ id: text(), name: text() }),
+  };
 }

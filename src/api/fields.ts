@@ -2,7 +2,9 @@
 // name that could leave its folder, an option where a package name belongs, or a URL path escape.
 
 import { quoteValue } from '../text.js';
-import { str, ValidationError, type Schema } from './schema.js';
+import { patternOf, str, ValidationError, type Schema } from './schema.js';
+
+const utf8 = new TextEncoder();
 
 /** Longest file name most Linux file systems accept, in bytes. */
 const maxNameBytes = 255;
@@ -20,7 +22,8 @@ export function fileNameProblem(value: string): string | undefined {
   // Dot-files are the agent's own (temporary downloads, the table's temp files).
   if (value.startsWith('.')) return `${shown} starts with "."`;
   if (/[\x00-\x1f\x7f]/.test(value)) return `${shown} contains a control character`;
-  if (Buffer.byteLength(value) > maxNameBytes) return `is longer than ${maxNameBytes} bytes`;
+  // TextEncoder rather than Buffer: the map also runs in the console's browser page.
+  if (utf8.encode(value).length > maxNameBytes) return `is longer than ${maxNameBytes} bytes`;
   // An id goes into the topic B/sketches/<id>/stdout, where these are MQTT wildcards.
   if (/[+#]/.test(value)) return `${shown} contains "+" or "#"`;
   return undefined;
@@ -30,6 +33,13 @@ export function fileNameProblem(value: string): string | undefined {
  * hidden file, nothing that breaks the topic B/sketches/<id>/stdout (fileNameProblem, applied
  * before any handler runs). */
 export const fileName: Schema<string> = {
+  json: {
+    type: 'string',
+    minLength: 1,
+    maxLength: maxNameBytes,
+    pattern: patternOf(/^(?!\.)(?!.*\.\.)[^/\\\x00-\x1f\x7f+#]+$/),
+    description: `A plain file name: no "/", "\\", "..", "+", "#" or control character, not starting with "."; at most ${maxNameBytes} bytes in UTF-8.`,
+  },
   parse(value, at) {
     const text = str({ min: 1, max: 1024 }).parse(value, at);
     const problem = fileNameProblem(text);

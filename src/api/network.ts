@@ -5,7 +5,7 @@
 import { quoteValue } from '../text.js';
 import { httpUrl } from './fields.js';
 import { ip4Text, isHostAddress, parseIp4, prefixMask, prefixOfNetmask } from './ipv4.js';
-import { arrayOf, bool, int, object, oneOf, optional, refine, str, ValidationError, type Infer, type Schema } from './schema.js';
+import { arrayOf, bool, fixedObject, int, object, oneOf, optional, refine, str, text, ValidationError, type Infer, type Schema } from './schema.js';
 
 /** A Linux interface name as NetworkManager lists it (eth0, enp1s0, wlp2s0): at most 15 bytes. */
 const interfaceName = str({
@@ -17,7 +17,8 @@ const interfaceName = str({
 
 /** 802.11 allows 32 bytes of SSID, whatever characters they encode. */
 const ssid = refine(str({ min: 1, max: 32 }), (value, at) => {
-  const bytes = Buffer.byteLength(value, 'utf8');
+  // TextEncoder rather than Buffer: the map also runs in the console's browser page.
+  const bytes = new TextEncoder().encode(value).length;
   if (bytes > 32) throw new ValidationError(`${at}: ${bytes} bytes in UTF-8, an SSID has at most 32`);
   return value;
 });
@@ -39,11 +40,13 @@ const wpaPassword = refine(str({ max: 64 }), (value, at) => {
 const wifi = object({ ssid, password: optional(wpaPassword), hidden: optional(bool()), interface: optional(interfaceName) });
 
 /** A prefix length, also as the Go agent sent it: a string of digits. */
+const prefixNumber = int({ min: 0, max: 32 });
 const prefixLength: Schema<number> = {
   parse(value, at) {
     const n = typeof value === 'string' && /^\d{1,2}$/.test(value) ? Number(value) : value;
-    return int({ min: 0, max: 32 }).parse(n, at);
+    return prefixNumber.parse(n, at);
   },
+  json: { oneOf: [prefixNumber.json, { type: 'string', pattern: '^[0-9]{1,2}$' }] },
 };
 
 const addressText = str({ max: 64 });
@@ -183,10 +186,15 @@ export const networkRequests = {
   wifi,
   // Checked whole here, but kept in the shape it was sent in: a client validates its request with
   // this schema and then sends it as it is.
-  ethernet: refine(ethernetFields, (request) => {
-    ethernetSettingsOf(request);
-    return request;
-  }),
+  ethernet: refine(
+    ethernetFields,
+    (request) => {
+      ethernetSettingsOf(request);
+      return request;
+    },
+    // What JSON Schema can say of ethernetSettingsOf's rules: a method, or the Go agent's shape.
+    { anyOf: [{ required: ['method'] }, { required: ['config'] }] },
+  ),
 };
 
 /** What a wifi or ethernet request did. */
@@ -204,4 +212,16 @@ export interface NetworkConnectionResult {
 export interface NetworkAnswers {
   wifi: NetworkConnectionResult;
   ethernet: NetworkConnectionResult;
+}
+
+/** Built on first use (see aptAnswerSchemas). */
+export function networkAnswerSchemas() {
+  const result = () =>
+    fixedObject({
+      connection: text("the profile's D-Bus object path (org.freedesktop.NetworkManager.Settings.Connection)"),
+      active_connection: text('the activation NetworkManager started for it (Connection.Active)'),
+      interface: text('the device it was put on'),
+      action: oneOf('added', 'updated'),
+    });
+  return { wifi: result(), ethernet: result() };
 }

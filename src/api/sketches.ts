@@ -1,8 +1,8 @@
 // status, upload and sketch: the sketch table and the commands that change it.
 
 import { fileName, httpUrl } from './fields.js';
-import type { UpdateOutcome } from './update.js';
-import { object, oneOf, optional, refine, str, ValidationError } from './schema.js';
+import { updateOutcomeSchema, type UpdateOutcome } from './update.js';
+import { fixedObject, int, nullable, nullValue, object, oneOf, optional, record, refine, str, text, ValidationError } from './schema.js';
 
 export const statusRequests = {
   status: object({}),
@@ -15,9 +15,11 @@ function idFromName<T extends { id?: string; name?: string }>(request: T, at: st
   return { ...request, id };
 }
 
+const idOrName = { anyOf: [{ required: ['id'] }, { required: ['name'] }] };
+
 export const sketchRequests = {
-  upload: refine(object({ token: optional(str({ max: 8192 })), url: httpUrl, name: fileName, id: optional(fileName) }), idFromName),
-  sketch: refine(object({ id: optional(fileName), name: optional(fileName), action: oneOf('START', 'STOP', 'PAUSE', 'DELETE') }), idFromName),
+  upload: refine(object({ token: optional(str({ max: 8192 })), url: httpUrl, name: fileName, id: optional(fileName) }), idFromName, idOrName),
+  sketch: refine(object({ id: optional(fileName), name: optional(fileName), action: oneOf('START', 'STOP', 'PAUSE', 'DELETE') }), idFromName, idOrName),
 };
 
 export interface StatusAnswers {
@@ -48,4 +50,33 @@ export interface StatusBody {
   version?: string;
   /** Beyond the Go agent: the last self-update, once there was one (see `update`). */
   update?: UpdateOutcome;
+}
+
+/** The body of `status` and of the B/status stream; built on first use (see aptAnswerSchemas). */
+export function statusBodySchema() {
+  const sketchStatus = fixedObject({
+    name: text(),
+    id: text(),
+    pid: int({ min: 0 }),
+    status: oneOf('RUNNING', 'STOPPED', 'PAUSED'),
+    endpoints: nullValue(),
+    exit_code: optional(nullable(int())),
+    signal: optional(nullable(text())),
+  });
+  return fixedObject({
+    sketches: record(sketchStatus),
+    version: optional(text()),
+    update: optional(updateOutcomeSchema()),
+  });
+}
+
+export function statusAnswerSchemas() {
+  return { status: statusBodySchema() };
+}
+
+export function sketchAnswerSchemas() {
+  return {
+    upload: text('`Sketch started with PID <n>`'),
+    sketch: text('`successfully performed <ACTION> on sketch <id>`'),
+  };
 }

@@ -1,6 +1,6 @@
 // stats: memory, disks and NetworkManager's view of the network.
 
-import { object } from './schema.js';
+import { fixedObject, int, listOf, nullable, num, object, optional, text } from './schema.js';
 
 export const statsRequests = {
   stats: object({}),
@@ -92,4 +92,66 @@ export interface StatsBody {
   /** NetworkManager's view; null when it cannot be read (the reason is in `errors.network`). */
   network: NetworkStats | null;
   errors?: { network?: string };
+}
+
+/** Built on first use (see aptAnswerSchemas). */
+export function statsAnswerSchemas() {
+  const memorySchema = fixedObject({
+    FreeMem: num(),
+    TotalMem: num(),
+    AvailableMem: num(),
+    Buffers: num(),
+    Cached: num(),
+    FreeSwapMem: num(),
+    TotalSwapMem: num(),
+  });
+
+  const diskSchema = fixedObject({
+    Device: text(),
+    Type: text(),
+    MountPoint: text(),
+    FreeSpace: num(),
+    AvailableSpace: num(),
+    DiskSize: num(),
+  });
+
+  const accessPointSchema = fixedObject({
+    SSID: text(),
+    HWAddress: text(),
+    Flags: int(),
+    WPAFlags: int(),
+    RSNFlags: int(),
+    Frequency: num(),
+    MaxBitrate: num(),
+    Strength: num(),
+    Mode: text(),
+  });
+
+  const ip4ConfigSchema = fixedObject({
+    Addresses: listOf(fixedObject({ Address: text(), Prefix: int(), Gateway: text() })),
+    Gateway: text(),
+    Nameservers: listOf(text()),
+    Domains: listOf(text()),
+    Routes: listOf(fixedObject({ Route: text(), Prefix: int(), NextHop: text(), Metric: int() })),
+  });
+
+  const deviceSchema = fixedObject({
+    Path: text(),
+    Interface: text(),
+    DeviceType: text(),
+    State: text(),
+    HWAddress: text(),
+    IP4Config: nullable(ip4ConfigSchema),
+    AccessPoints: nullable(listOf(accessPointSchema)),
+    AvailableConnections: listOf(fixedObject({ Path: text(), Id: text(), Uuid: text(), Type: text() })),
+  });
+
+  return {
+    stats: fixedObject({
+      memory: memorySchema,
+      disk: listOf(diskSchema),
+      network: nullable(fixedObject({ Devices: listOf(deviceSchema), Status: text() })),
+      errors: optional(fixedObject({ network: optional(text()) })),
+    }),
+  };
 }

@@ -7,7 +7,10 @@
 // wrote. Errors never go on a stream: a failed command answers on its own answer topic.
 
 import { formatInfo } from './answer.js';
-import type { StatusBody } from './sketches.js';
+import type { RegisterPayload } from './register.js';
+import { anyJson, fixedObject, int, listOf, optional, record, str, text, type Schema } from './schema.js';
+import type { ShadowUpdate } from './shadow.js';
+import { statusBodySchema, type StatusBody } from './sketches.js';
 import { topics } from './topics.js';
 
 /** One line of a running apt command. */
@@ -41,17 +44,88 @@ export interface StreamPayloads {
   /** A line of the file that -listen follows, as written (no line break): the Go agent sent
    * these as `INFO: <line>`, and so does this one. */
   install: string;
+  register: RegisterPayload;
+  'shadow/update': ShadowUpdate;
 }
 
 export type StreamName = keyof StreamPayloads;
 
-const streams: { [S in StreamName]: { topic: (base: string) => string; format: 'info' | 'json' } } = {
-  heartbeat: { topic: topics.heartbeat, format: 'info' },
-  status: { topic: topics.status, format: 'info' },
-  'apt/progress': { topic: topics.aptProgress, format: 'json' },
-  'containers/progress': { topic: topics.containersProgress, format: 'json' },
-  install: { topic: topics.install, format: 'info' },
+export interface StreamSpec<T> {
+  topic: (base: string) => string;
+  format: 'info' | 'json';
+  /** The payload; for `info`, the body after `INFO: `. Built on first use: the agent itself
+   * never needs it (docs/asyncapi.yaml and the tests do). */
+  schema: () => Schema<T>;
+  /** When the agent publishes it (docs/asyncapi.yaml). */
+  description: string;
+  retained?: boolean;
+}
+
+export const streams: { [S in StreamName]: StreamSpec<StreamPayloads[S]> } = {
+  heartbeat: {
+    topic: topics.heartbeat,
+    format: 'info',
+    schema: () => str({ max: 32, pattern: /^\d+\.\d\d$/, patternText: 'is the system uptime in seconds, 2 decimals' }),
+    description: 'Every 15 s while connected.',
+  },
+  status: { topic: topics.status, format: 'info', schema: statusBodySchema, description: 'The body of `status`, whenever a sketch changes state and at connection.' },
+  'apt/progress': {
+    topic: topics.aptProgress,
+    format: 'json',
+    schema: () => fixedObject({ command: text('The command that runs, e.g. `apt/install`.'), run: int({ min: 0 }), line: text() }),
+    description: 'One line of a running apt command, as apt prints it.',
+  },
+  'containers/progress': {
+    topic: topics.containersProgress,
+    format: 'json',
+    schema: () =>
+      fixedObject({
+        image: text(),
+        status: text('The engine\'s status text (`Downloading`, `Pull complete`...), or `pulled` / `pull failed`.'),
+        layer: optional(text()),
+        current: optional(int({ min: 0 })),
+        total: optional(int({ min: 0 })),
+        error: optional(text()),
+      }),
+    description: 'One step of an image pull started by `containers/action` run.',
+  },
+  install: { topic: topics.install, format: 'info', schema: () => text('A line with `$$$` of the file -listen follows.'), description: 'While -listen follows an installation log.' },
+  register: {
+    topic: topics.register,
+    format: 'json',
+    schema: () => fixedObject({ Host: text('The host name.'), MACs: listOf(text()) }),
+    description: 'Once, when the device is registered or configured (-register, -configure).',
+  },
+  'shadow/update': {
+    topic: topics.shadowUpdate,
+    format: 'json',
+    schema: () =>
+      fixedObject({
+        state: fixedObject({
+          reported: record(
+            anyJson(
+              'One key, the <name> of the local bus subject `$arduino.cloud.<name>`; its value is the message as sent when it is JSON, a JSON string of its text when it is not, or `data:application/octet-stream;base64,<bytes>` when it is not UTF-8.',
+            ),
+          ),
+        }),
+      }),
+    description: 'For each message a sketch publishes on the local bus (`$arduino.cloud.<name>`), within the daily rate limit.',
+  },
 };
+
+/** Streams of raw bytes: sketch output and the terminal input the agent subscribes to. `{sketch}`
+ * in a topic is a sketch id. */
+export const byteStreams = {
+  stdout: { topic: topics.stdout, direction: 'publish', description: 'The raw output of every running sketch, no prefix.' },
+  sketchStdout: {
+    topic: (base: string) => topics.sketchStdout(base, '{sketch}'),
+    direction: 'publish',
+    description: 'The raw output of one sketch (beyond the Go agent).',
+  },
+  stdin: { topic: topics.stdin, direction: 'subscribe', description: 'Raw bytes written to the terminal of the most recently started sketch.' },
+  sketchStdin: { topic: (base: string) => topics.sketchStdin(base, '{sketch}'), direction: 'subscribe', description: "Raw bytes written to that sketch's terminal." },
+  shadowDelete: { topic: topics.shadowDelete, direction: 'publish', description: 'An empty message once at start: wipes the device shadow.' },
+} as const;
 
 export function streamTopic(base: string, stream: StreamName): string {
   return streams[stream].topic(base);

@@ -2,7 +2,7 @@
 // connected and answered status (design: src/update/releases.ts).
 
 import { httpUrl } from './fields.js';
-import { bool, object, optional, str } from './schema.js';
+import { bool, fixedObject, object, oneOf, optional, str, text } from './schema.js';
 
 export const updateRequests = {
   update: object({
@@ -17,6 +17,20 @@ export const updateRequests = {
 export interface UpdateAnswers {
   /** `updating to <version>`, or `<version> is already running`. */
   update: string;
+}
+
+/** Built on first use (see aptAnswerSchemas). */
+export function updateAnswerSchemas() {
+  return { update: text('`updating to <version>`, or `<version> is already running`') };
+}
+
+export function updateOutcomeSchema() {
+  return fixedObject({
+    version: text(),
+    from: text(),
+    outcome: oneOf('probation', 'committed', 'rolled back'),
+    reason: optional(text()),
+  });
 }
 
 /** The last update, in `status`: how it went. */

@@ -1,7 +1,7 @@
 // `arduino-connector call <command> [json]`: one request, its answer on stdout, and an exit code a
 // script can test (0 INFO, 1 ERROR, 3 no answer in time).
 
-import { decodeBody, isCommandName, requestSchemas, type CommandName } from '../api.js';
+import { decodeBody, isCommandName, requestSchemas, validateRequest, type CommandName } from '../api.js';
 import { ConnectorClient, TimeoutError } from '../client.js';
 import { ConfigError } from '../errors.js';
 import { ValidationError } from '../api/schema.js';
@@ -43,7 +43,7 @@ function parseRequest(command: CommandName, json: string | undefined): unknown {
   }
   try {
     // The same validation the agent applies: a request it would refuse is not sent.
-    requestSchemas[command].parse(value, '');
+    validateRequest(command, value);
   } catch (err) {
     if (err instanceof ValidationError) throw new ConfigError(`${command}: ${err.message}`);
     throw err;

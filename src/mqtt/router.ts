@@ -6,7 +6,7 @@
 // the agent down.
 
 import { isUtf8 } from 'node:buffer';
-import { commandNames, concurrencyLimitOf, familyOf, formatError, formatInfo, MAX_REQUEST_DEPTH, payloadLimitOf, queueLimitOf, requestSchemas, topics, type AnswerOf, type CommandName, type Family, type RequestOf } from '../api.js';
+import { commandNames, concurrencyLimitOf, familyOf, formatError, formatInfo, MAX_REQUEST_DEPTH, payloadLimitOf, queueLimitOf, topics, validateRequest, type AnswerOf, type CommandName, type Family, type RequestOf } from '../api.js';
 import { ValidationError } from '../api/schema.js';
 import { BusyError, UnavailableError } from '../errors.js';
 import { errorMessage, type Logger } from '../log.js';
@@ -71,7 +71,7 @@ export function decodeRequest<K extends CommandName>(command: K, payload: Buffer
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw new ValidationError('the request must be a JSON object');
   }
-  return requestSchemas[command].parse(value, '') as RequestOf<K>;
+  return validateRequest(command, value);
 }
 
 type FamilyState = { serving: ServedFamily } | { unavailable: string };
