@@ -16,7 +16,7 @@ it('validates requests in a context without Buffer, process or require', async (
     write: false,
     logLevel: 'error',
   });
-  const context: Record<string, unknown> = { TextEncoder };
+  const context: Record<string, unknown> = { TextEncoder, TextDecoder };
   runInNewContext(bundle.outputFiles[0]!.text, context);
   const api = context.api as typeof import('../src/api.js');
   // (JSON round trip: the objects come from the other context, with its Object prototype.)
