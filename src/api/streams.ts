@@ -32,6 +32,13 @@ export interface ContainerProgress {
   error?: string;
 }
 
+/** What a full offline queue dropped (its oldest messages), told once the broker is back. */
+export interface OutboxDropped {
+  /** Bytes as they were queued: each message's topic, payload and 19 bytes of framing. */
+  bytes: number;
+  messages: number;
+}
+
 export interface StreamPayloads {
   /** System uptime in seconds, 2 decimals. */
   heartbeat: string;
@@ -41,6 +48,7 @@ export interface StreamPayloads {
   /** A line of the file that -listen follows, as written (no line break): the Go agent sent
    * these as `INFO: <line>`, and so does this one. */
   install: string;
+  'outbox/dropped': OutboxDropped;
 }
 
 export type StreamName = keyof StreamPayloads;
@@ -51,6 +59,7 @@ const streams: { [S in StreamName]: { topic: (base: string) => string; format: '
   'apt/progress': { topic: topics.aptProgress, format: 'json' },
   'containers/progress': { topic: topics.containersProgress, format: 'json' },
   install: { topic: topics.install, format: 'info' },
+  'outbox/dropped': { topic: topics.outboxDropped, format: 'json' },
 };
 
 export function streamTopic(base: string, stream: StreamName): string {
