@@ -18,6 +18,7 @@ import { serveFamily, type Feature, type FeatureDeps } from './feature.js';
 import { errorMessage, type Logger } from './log.js';
 import { MqttConnection } from './mqtt/connection.js';
 import type { MessageBus } from './mqtt/message-bus.js';
+import { Outbox } from './mqtt/outbox.js';
 import { CommandRouter, type ServedFamily } from './mqtt/router.js';
 import { parseMqttVersion, type Settings } from './settings.js';
 import { Heartbeat } from './streams/heartbeat.js';
@@ -68,6 +69,9 @@ export class Agent {
   readonly bus: MessageBus;
   readonly router: CommandRouter;
   readonly base: string;
+  /** The durable streams' way to the broker (sketch output, B/status, B/shadow/update): kept on
+   * disk while the broker is away, delivered in order when it is back. */
+  readonly outbox: Outbox;
   private readonly connection: MqttConnection | undefined;
   private readonly parts: Part[];
   private readonly started = new Set<Part>();
@@ -98,6 +102,17 @@ export class Agent {
       if (options.onBrokerStatus) this.connection.on('status', options.onBrokerStatus);
       this.bus = this.connection;
     }
+    if (!Number.isSafeInteger(settings.offline_queue_size) || settings.offline_queue_size < 0) {
+      throw new ConfigError(`offline_queue_size: expected a number of bytes (0 or more), got ${settings.offline_queue_size}`);
+    }
+    if (!(settings.sketch_output_rate >= 0)) throw new ConfigError(`sketch_output_rate: expected bytes per second (0 or more), got ${settings.sketch_output_rate}`);
+    this.outbox = new Outbox({
+      bus: this.bus,
+      dir: join(settings.sketches_path, 'outbox'),
+      maxBytes: settings.offline_queue_size,
+      droppedTopic: topics.outboxDropped(this.base),
+      log: log.child('outbox'),
+    });
     this.router = new CommandRouter({ bus: this.bus, base: this.base, log: log.child('router') });
     // One guard for every command that writes to "/" (-check_ro_fs), so overlapping commands
     // never remount read-only under each other.
@@ -116,6 +131,8 @@ export class Agent {
         all_proxy: settings.all_proxy,
         env_vars_to_load: settings.env_vars_to_load,
       },
+      outputBus: this.outbox,
+      output: { bytesPerSecond: settings.sketch_output_rate },
       ...extra.sketches,
     });
     const update = new UpdateFeature(deps('update'), {
@@ -129,7 +146,7 @@ export class Agent {
       requestExit: options.requestExit ?? ((code, why) => log.warn(`${why}: would exit with ${code} to be restarted, but this agent is not run by a service`)),
       ...extra.update,
     });
-    const status = new StatusFeature(deps('status'), { sketches: sketches.status, version: VERSION, update: update.probation });
+    const status = new StatusFeature(deps('status'), { sketches: sketches.status, version: VERSION, update: update.probation, stream: this.outbox });
     const stats = new StatsFeature(deps('stats'), { ...extra.stats });
     const containers = new ContainersFeature(deps('containers'), {
       socketPath: settings.docker_host,
@@ -154,6 +171,12 @@ export class Agent {
   async start(): Promise<void> {
     this.stopping = false;
     this.bus.on('connect', this.onConnect);
+    try {
+      await this.outbox.start();
+    } catch (err) {
+      // Everything else works; what the durable streams say while the broker is away is lost.
+      this.options.log.error(`offline queue unavailable: ${errorMessage(err)}`);
+    }
     // Validates the broker settings (certificates...) before anything else starts.
     this.connection?.start();
     for (const part of this.parts) await this.startPart(part, this.options.restartDelayMs ?? 5000);
@@ -216,6 +239,8 @@ export class Agent {
         this.options.log.warn(`${part.feature.name} did not stop cleanly: ${errorMessage(err)}`);
       }
     }
+    // After the features: the last sketch output is in it (on disk if the broker is away).
+    await this.outbox.stop();
     await this.router.stop().catch(() => {});
     this.bus.off('connect', this.onConnect);
     await this.connection?.stop();

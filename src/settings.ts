@@ -47,6 +47,8 @@ export const settingDefinitions = [
   { key: 'update_key', type: 'string', default: '', help: 'public key (PEM or a path) that signs updates; empty: signature_key' },
   { key: 'update_probation', type: 'number', default: 120, help: 'seconds an updated agent has to connect and answer status before it is rolled back' },
   { key: 'max_update_size', type: 'number', default: 512 * 1024 * 1024, help: 'largest update download accepted, in bytes' },
+  { key: 'offline_queue_size', type: 'number', default: 16 * 1024 * 1024, help: 'bytes of sketch output, B/status and B/shadow/update kept on disk (outbox/ in sketches_path) while the broker is away, oldest dropped past it; 0: none kept' },
+  { key: 'sketch_output_rate', type: 'number', default: 0, help: 'bytes per second of sketch output at most, for metered links (0: no limit; at most 10 messages a second per sketch either way)' },
   { key: 'listen', type: 'string', default: '', help: 'follow this file (it may appear later, be truncated or rotated) and publish each line containing $$$ on B/install; also -listen FILE' },
 ] as const satisfies readonly SettingDefinition[];
 
