@@ -1,4 +1,4 @@
-// The record format of the outbox's segment files. Each record is
+// The files of the outbox's folder: segment files of records, and the state file. Each record is
 //
 //   u32 LE  body length
 //   u32 LE  CRC-32 of the sequence number's 8 bytes and the body
@@ -7,6 +7,8 @@
 //
 // so a record cut short by a kill or a power loss, or one whose bytes never reached the disk, is
 // told from a whole one by its length and CRC, and the log is cut there.
+
+import { readFile } from 'node:fs/promises';
 
 export const headerBytes = 16;
 /** Larger than any message the agent publishes; a larger length is a damaged header. */
@@ -55,4 +57,31 @@ export function decodeRecord(buffer: Buffer, offset: number): Decoded {
   const crc = crc32(body, crc32(buffer.subarray(offset + 8, offset + 16)));
   if (crc !== buffer.readUInt32LE(offset + 4)) return { kind: 'damaged', why: 'a CRC mismatch' };
   return { kind: 'record', seq: Number(buffer.readBigUInt64LE(offset + 8)), body, bytes };
+}
+
+/** Segment files are named by the sequence number of their first record. */
+export const segmentName = /^(\d{16})\.seg$/;
+export const segmentFileName = (firstSeq: number) => `${String(firstSeq).padStart(16, '0')}.seg`;
+
+/** state.json: the head (first sequence number not delivered), the sequence numbers reserved,
+ * and what was dropped and not yet reported. */
+export interface State {
+  head: number;
+  reserved: number;
+  droppedBytes: number;
+  droppedRecords: number;
+}
+
+export async function readState(path: string): Promise<State> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { head: 0, reserved: 0, droppedBytes: 0, droppedRecords: 0 };
+    throw err;
+  }
+  const parsed = JSON.parse(text) as Partial<State>;
+  const numbers = [parsed.head, parsed.reserved, parsed.droppedBytes, parsed.droppedRecords];
+  if (!numbers.every((n) => Number.isSafeInteger(n) && n! >= 0)) throw new Error(`${path}: not an outbox state`);
+  return parsed as State;
 }

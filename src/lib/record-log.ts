@@ -21,7 +21,7 @@ import { mkdir, open, readdir, readFile, unlink, type FileHandle } from 'node:fs
 import { join } from 'node:path';
 import { errorMessage, type Logger } from '../log.js';
 import { writeFileAtomic } from './atomic-file.js';
-import { decodeRecord, encodeRecord } from './record-file.js';
+import { decodeRecord, encodeRecord, readState, segmentFileName, segmentName, type State } from './record-file.js';
 
 interface Segment {
   firstSeq: number;
@@ -51,13 +51,6 @@ export interface Dropped {
   records: number;
 }
 
-interface State {
-  head: number;
-  reserved: number;
-  droppedBytes: number;
-  droppedRecords: number;
-}
-
 export interface RecordLogOptions {
   /** The log never holds more than this many bytes not yet delivered (records, headers included). */
   maxBytes: number;
@@ -69,7 +62,6 @@ export interface RecordLogOptions {
   log?: Logger;
 }
 
-const segmentName = /^(\d{16})\.seg$/;
 /** Sequence numbers reserved per state write: a restart skips what is left of the block. */
 const reserveBlock = 1 << 20;
 
@@ -214,7 +206,7 @@ export class RecordLog {
       previous.writer = undefined;
       await writer.datasync().finally(() => writer.close());
     }
-    const path = join(this.dir, `${String(seq).padStart(16, '0')}.seg`);
+    const path = join(this.dir, segmentFileName(seq));
     const segment: Segment = { firstSeq: seq, path, size: 0, count: 0, writer: await open(path, 'w', 0o600) };
     this.segments.push(segment);
     if (!this.head.segment) this.head = { segment, offset: 0, index: 0 };
@@ -393,18 +385,4 @@ export class RecordLog {
       await writer?.datasync().finally(() => writer.close());
     }
   }
-}
-
-async function readState(path: string): Promise<State> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { head: 0, reserved: 0, droppedBytes: 0, droppedRecords: 0 };
-    throw err;
-  }
-  const parsed = JSON.parse(text) as Partial<State>;
-  const numbers = [parsed.head, parsed.reserved, parsed.droppedBytes, parsed.droppedRecords];
-  if (!numbers.every((n) => Number.isSafeInteger(n) && n! >= 0)) throw new Error(`${path}: not an outbox state`);
-  return parsed as State;
 }
