@@ -137,17 +137,28 @@ export class Outbox implements Pick<MessageBus, 'publish'> {
   private readonly kick = (): void => {
     if (this.draining || this.stopped || !this.queueing || !this.records || !this.options.bus.connected) return;
     this.draining = this.drain(this.records)
+      .then((ended) => {
+        // The link came back while this delivery was still winding down from its loss: that
+        // 'connect' found it running, so it is started again here.
+        if (ended === 'lost') setImmediate(this.kick);
+      })
       .catch((err: unknown) => this.options.log.warn(`outbox: delivery stopped: ${errorMessage(err)}`))
       .finally(() => (this.draining = undefined));
   };
 
   /** Delivers the log in order until it is empty (publishes go straight out again) or the link is lost. */
-  private async drain(records: RecordLog): Promise<void> {
+  private async drain(records: RecordLog): Promise<'empty' | 'lost' | 'stopped'> {
     const { bus, log } = this.options;
     const window = this.options.window ?? 32;
     const dropped = records.droppedSinceReport;
     if (dropped.bytes > 0 || dropped.records > 0) {
-      await bus.publish(this.options.droppedTopic, encodeStream('outbox/dropped', { bytes: dropped.bytes, messages: dropped.records }), { qos: 1 });
+      try {
+        await bus.publish(this.options.droppedTopic, encodeStream('outbox/dropped', { bytes: dropped.bytes, messages: dropped.records }), { qos: 1 });
+      } catch (err) {
+        if (!bus.connected) return 'lost';
+        // Refused by the broker: retrying would hold the queue back for good.
+        log.warn(`outbox: the dropped-messages report was refused by the broker: ${errorMessage(err)}`);
+      }
       log.warn(`outbox: ${dropped.records} messages (${dropped.bytes} bytes) were dropped while the broker was away`);
       await records.reported(dropped);
     }
@@ -161,10 +172,11 @@ export class Outbox implements Pick<MessageBus, 'publish'> {
       void records.ack(record).catch((err: unknown) => log.warn(`outbox state not written: ${errorMessage(err)}`));
       return true;
     };
-    while (!this.stopped && bus.connected) {
+    while (!this.stopped) {
+      if (!bus.connected) return 'lost';
       const record = await records.read();
       if (!record) {
-        while (inFlight.length > 0) if (!(await settle())) return;
+        while (inFlight.length > 0) if (!(await settle())) return 'lost';
         if (this.pendingAppends > 0) {
           await this.appends.run(async () => {});
           continue;
@@ -172,7 +184,7 @@ export class Outbox implements Pick<MessageBus, 'publish'> {
         if (records.empty) {
           this.queueing = false;
           log.debug('outbox: delivered');
-          return;
+          return 'empty';
         }
         records.rewind();
         continue;
@@ -187,8 +199,9 @@ export class Outbox implements Pick<MessageBus, 'publish'> {
         },
       );
       inFlight.push({ record, sent });
-      if (inFlight.length >= window && !(await settle())) return;
+      if (inFlight.length >= window && !(await settle())) return 'lost';
     }
+    return 'stopped';
   }
 
   /** Lets direct publishes settle (a little), then writes the log's state and closes it. */
