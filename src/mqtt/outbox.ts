@@ -15,7 +15,9 @@
 // message and every restart. A message can reach the broker twice only when its acknowledgement
 // and the agent's kill (or the link's loss) cross: a subscriber that keeps, per topic, the highest
 // `seq` it saw, and drops what is not above it, sees each message once (MQTT 3.1.1 has no user
-// properties: there, such a message arrives twice).
+// properties: there, such a message arrives twice). Also a message in flight when the link drops
+// may have reached the broker (and MQTT.js sends it again on reconnect): it is queued all the same,
+// with its seq, since nothing says it arrived.
 
 import { encodeStream } from '../api.js';
 import { RecordLog, type LogRecord } from '../lib/record-log.js';
