@@ -23,6 +23,8 @@ let world: ChaosWorld;
 let listener: MqttClient;
 /** Payloads of B/sketches/<id>/stdout in arrival order, with their seq property. */
 let received: { payload: Buffer; seq: number | undefined }[] = [];
+/** B/status messages in arrival order, with their seq property. */
+let statuses: { payload: string; seq: number | undefined }[] = [];
 
 before(async () => {
   world = await ChaosWorld.create({
@@ -34,11 +36,13 @@ before(async () => {
   });
   await world.publishSketch('printer', printer);
   listener = await mqtt.connectAsync(world.broker.url, { protocolVersion: 5, reconnectPeriod: 100, clean: false, clientId: `outbox-listener-${process.pid}`, properties: { sessionExpiryInterval: 3600 } });
-  listener.on('message', (_topic, payload, packet) => {
-    const seq = packet.properties?.userProperties?.seq;
-    received.push({ payload, seq: seq === undefined ? undefined : Number(seq) });
+  listener.on('message', (topic, payload, packet) => {
+    const property = packet.properties?.userProperties?.seq;
+    const seq = property === undefined ? undefined : Number(property);
+    if (topic === `${world.base}/status`) statuses.push({ payload: payload.toString(), seq });
+    else received.push({ payload, seq });
   });
-  await listener.subscribeAsync(`${world.base}/sketches/${sketchId}/stdout`, { qos: 1 });
+  await listener.subscribeAsync([`${world.base}/sketches/${sketchId}/stdout`, `${world.base}/status`], { qos: 1 });
 });
 after(async () => {
   await listener?.endAsync(true);
@@ -56,6 +60,8 @@ function linesByRun(): Map<number, number[]> {
   }
   return runs;
 }
+
+const linesIn = (payload: Buffer, pid: number) => payload.toString('latin1').includes(`outbox-line ${pid} `);
 
 async function lastPrinted(pid: number): Promise<number> {
   // The sketch rewrites the file every 10 ms: read again when it was caught empty.
@@ -123,6 +129,7 @@ describe('the outbox across a broker outage', { concurrency: false }, () => {
 
   it('loses nothing the agent queued when it is killed with SIGKILL during the outage and started again', async (t: TestContext) => {
     received = [];
+    statuses = [];
     await world.startAgent();
     const firstRun = await runPrinter();
     await world.broker.stop();
@@ -146,6 +153,12 @@ describe('the outbox across a broker outage', { concurrency: false }, () => {
     assertWhole(second, 'the run after the restart');
     assert.equal(second.length, await lastPrinted(secondRun), 'every line of the second run arrived');
     assertSeqsGrow();
+    // The restarted agent started the sketch again while the broker was away: that B/status was
+    // queued too, in order with the output (its seq between the two runs' output).
+    const secondRunSeq = received.find((r) => r.payload.toString('latin1').includes(`outbox-line ${secondRun} 1\r\n`))?.seq;
+    assert.ok(secondRunSeq !== undefined, 'the second run\'s first line carries a seq');
+    const offlineStatus = statuses.find((m) => m.seq !== undefined && m.seq < secondRunSeq && m.payload.includes('"RUNNING"') && m.seq > received.find((r) => linesIn(r.payload, firstRun))!.seq!);
+    assert.ok(offlineStatus, `a B/status made while offline arrived, ordered before the second run's output (${JSON.stringify(statuses.map((m) => m.seq))})`);
     // What the killed agent had not yet read from the terminal or handed to its outbox (at most
     // the few lines of one message) is all that may be missing, at the end of the killed run.
     t.diagnostic(`killed run: ${first.length} lines received of ${printedByKill} printed by the kill; second run: ${second.length} lines`);
