@@ -14,7 +14,7 @@ import { SketchesFeature, sketchCommands, type SketchesOptions } from './command
 import { StatsFeature, statsCommands, type StatsOptions } from './commands/stats.js';
 import { UpdateFeature, updateCommands, type UpdateOptions } from './commands/update.js';
 import { ConfigError } from './errors.js';
-import { serveFamily, type Feature, type FeatureDeps } from './feature.js';
+import { Feature, serveFamily, type FeatureDeps } from './feature.js';
 import { errorMessage, type Logger } from './log.js';
 import { MqttConnection } from './mqtt/connection.js';
 import type { MessageBus } from './mqtt/message-bus.js';
@@ -156,6 +156,10 @@ export class Agent {
     const apt = new AptFeature(deps('apt'), { ...extra.apt });
     const aptRepos = new AptReposFeature(deps('apt-repos'), { configDir: settings.apt_config_dir });
     this.parts = [
+      // First, so it is stopped last: the features' last messages go into it. While it cannot
+      // start (an unwritable data folder) the durable streams are published directly, and it
+      // is tried again like any feature.
+      { feature: new OfflineQueue(deps('outbox'), { outbox: this.outbox }) },
       { feature: status, served: serveFamily('status', status, statusCommands) },
       { feature: new Heartbeat(deps('heartbeat'), { intervalSeconds: settings.heartbeat_interval }) },
       { feature: sketches, served: serveFamily('sketches', sketches, sketchCommands) },
@@ -171,12 +175,6 @@ export class Agent {
   async start(): Promise<void> {
     this.stopping = false;
     this.bus.on('connect', this.onConnect);
-    try {
-      await this.outbox.start();
-    } catch (err) {
-      // Everything else works; what the durable streams say while the broker is away is lost.
-      this.options.log.error(`offline queue unavailable: ${errorMessage(err)}`);
-    }
     // Validates the broker settings (certificates...) before anything else starts.
     this.connection?.start();
     for (const part of this.parts) await this.startPart(part, this.options.restartDelayMs ?? 5000);
@@ -239,10 +237,19 @@ export class Agent {
         this.options.log.warn(`${part.feature.name} did not stop cleanly: ${errorMessage(err)}`);
       }
     }
-    // After the features: the last sketch output is in it (on disk if the broker is away).
-    await this.outbox.stop();
     await this.router.stop().catch(() => {});
     this.bus.off('connect', this.onConnect);
     await this.connection?.stop();
+  }
+}
+
+/** The outbox's log as a part of the agent: started first, stopped last, tried again when it fails. */
+class OfflineQueue extends Feature<{ outbox: Outbox }> {
+  readonly name = 'offline queue';
+  override start(): Promise<void> {
+    return this.options.outbox.start();
+  }
+  override stop(): Promise<void> {
+    return this.options.outbox.stop();
   }
 }
