@@ -51,7 +51,9 @@ export default async function chaosBench(): Promise<BenchResult[]> {
   if (outage) {
     rows.push(
       { name: `outage ${outage.outageSeconds} s: broker back to status answered`, value: outage.answerAfterReturnMs, unit: 'ms' },
-      { name: 'outage: sketch output lines lost', value: outage.linesLost, unit: `of ${outage.linesPrinted}` },
+      { name: 'outage: sketch output lines lost', value: outage.linesLost, unit: `of ${outage.linesPrinted}`, target: '0', met: outage.linesLost === 0 },
+      { name: 'outage: broker back to every line printed by then received', value: outage.deliveredAfterReturnMs, unit: 'ms' },
+      { name: 'outage: agent RSS before / peak while it delivers', value: outage.rssPeakMiB, unit: `MiB (from ${outage.rssBeforeMiB.toFixed(1)})` },
     );
   }
   if (load) {

@@ -15,10 +15,11 @@ import { SketchesFeature, sketchCommands, type SketchesOptions } from './command
 import { StatsFeature, statsCommands, type StatsOptions } from './commands/stats.js';
 import { UpdateFeature, updateCommands, type UpdateOptions } from './commands/update.js';
 import { ConfigError } from './errors.js';
-import { serveFamily, type Feature, type FeatureDeps } from './feature.js';
+import { Feature, serveFamily, type FeatureDeps } from './feature.js';
 import { errorMessage, type Logger } from './log.js';
 import { MqttConnection } from './mqtt/connection.js';
 import type { MessageBus } from './mqtt/message-bus.js';
+import { Outbox } from './mqtt/outbox.js';
 import { CommandRouter, type ServedFamily } from './mqtt/router.js';
 import { parseMqttVersion, type Settings } from './settings.js';
 import { Heartbeat } from './streams/heartbeat.js';
@@ -74,6 +75,9 @@ export class Agent {
   readonly base: string;
   /** The local bus (its state for `status`, its server's pid for tests). */
   readonly shadow: ShadowFeature;
+  /** The durable streams' way to the broker (sketch output, B/status, B/shadow/update): kept on
+   * disk while the broker is away, delivered in order when it is back. */
+  readonly outbox: Outbox;
   private readonly connection: MqttConnection | undefined;
   private readonly parts: Part[];
   private readonly started = new Set<Part>();
@@ -104,6 +108,17 @@ export class Agent {
       if (options.onBrokerStatus) this.connection.on('status', options.onBrokerStatus);
       this.bus = this.connection;
     }
+    if (!Number.isSafeInteger(settings.offline_queue_size) || settings.offline_queue_size < 0) {
+      throw new ConfigError(`offline_queue_size: expected a number of bytes (0 or more), got ${settings.offline_queue_size}`);
+    }
+    if (!(settings.sketch_output_rate >= 0)) throw new ConfigError(`sketch_output_rate: expected bytes per second (0 or more), got ${settings.sketch_output_rate}`);
+    this.outbox = new Outbox({
+      bus: this.bus,
+      dir: join(settings.sketches_path, 'outbox'),
+      maxBytes: settings.offline_queue_size,
+      droppedTopic: topics.outboxDropped(this.base),
+      log: log.child('outbox'),
+    });
     this.router = new CommandRouter({ bus: this.bus, base: this.base, log: log.child('router') });
     // One guard for every command that writes to "/" (-check_ro_fs), so overlapping commands
     // never remount read-only under each other.
@@ -122,6 +137,8 @@ export class Agent {
         all_proxy: settings.all_proxy,
         env_vars_to_load: settings.env_vars_to_load,
       },
+      outputBus: this.outbox,
+      output: { bytesPerSecond: settings.sketch_output_rate },
       ...extra.sketches,
     });
     const update = new UpdateFeature(deps('update'), {
@@ -135,10 +152,11 @@ export class Agent {
       requestExit: options.requestExit ?? ((code, why) => log.warn(`${why}: would exit with ${code} to be restarted, but this agent is not run by a service`)),
       ...extra.update,
     });
-    // The local bus comes up before the sketches that publish on it.
-    const shadow = new ShadowFeature(deps('shadow'), { port: settings.nats_port, serverPath: settings.nats_server_path, ...extra.shadow });
+    // The local bus comes up before the sketches that publish on it; its reports travel through
+    // the outbox like the other durable streams.
+    const shadow = new ShadowFeature(deps('shadow'), { port: settings.nats_port, serverPath: settings.nats_server_path, sink: this.outbox, ...extra.shadow });
     this.shadow = shadow;
-    const status = new StatusFeature(deps('status'), { sketches: sketches.status, version: VERSION, update: update.probation });
+    const status = new StatusFeature(deps('status'), { sketches: sketches.status, version: VERSION, update: update.probation, stream: this.outbox });
     const stats = new StatsFeature(deps('stats'), { ...extra.stats });
     const containers = new ContainersFeature(deps('containers'), {
       socketPath: settings.docker_host,
@@ -149,6 +167,10 @@ export class Agent {
     const network = new NetworkFeature(deps('network'), { ...extra.network });
     const aptRepos = new AptReposFeature(deps('apt-repos'), { configDir: settings.apt_config_dir });
     this.parts = [
+      // First, so it is stopped last: the features' last messages go into it. While it cannot
+      // start (an unwritable data folder) the durable streams are published directly, and it
+      // is tried again like any feature.
+      { feature: new OfflineQueue(deps('outbox'), { outbox: this.outbox }) },
       { feature: status, served: serveFamily('status', status, statusCommands) },
       { feature: new Heartbeat(deps('heartbeat'), { intervalSeconds: settings.heartbeat_interval }) },
       { feature: shadow },
@@ -231,5 +253,16 @@ export class Agent {
     await this.router.stop().catch(() => {});
     this.bus.off('connect', this.onConnect);
     await this.connection?.stop();
+  }
+}
+
+/** The outbox's log as a part of the agent: started first, stopped last, tried again when it fails. */
+class OfflineQueue extends Feature<{ outbox: Outbox }> {
+  readonly name = 'offline queue';
+  override start(): Promise<void> {
+    return this.options.outbox.start();
+  }
+  override stop(): Promise<void> {
+    return this.options.outbox.stop();
   }
 }

@@ -49,6 +49,8 @@ export const settingDefinitions = [
   { key: 'max_update_size', type: 'number', default: 512 * 1024 * 1024, help: 'largest update download accepted, in bytes' },
   { key: 'nats_server_path', type: 'string', default: '', help: 'the nats-server program of the local bus (default: nats-server on PATH, else /usr/sbin/nats-server)' },
   { key: 'nats_port', type: 'number', default: 4222, help: 'port of the local bus on 127.0.0.1, whose $arduino.cloud.<name> messages go to B/shadow/update (0: no bus)' },
+  { key: 'offline_queue_size', type: 'number', default: 16 * 1024 * 1024, help: 'bytes of sketch output, B/status and B/shadow/update kept on disk (outbox/ in sketches_path) while the broker is away, oldest dropped past it; 0: none kept' },
+  { key: 'sketch_output_rate', type: 'number', default: 0, help: 'bytes per second of sketch output at most, for metered links (0: no limit; at most 10 messages a second per sketch either way)' },
   { key: 'listen', type: 'string', default: '', help: 'follow this file (it may appear later, be truncated or rotated) and publish each line containing $$$ on B/install; also -listen FILE' },
 ] as const satisfies readonly SettingDefinition[];
 

@@ -3,7 +3,7 @@
 
 import { VERSION } from '../src/version.js';
 import assert from 'node:assert/strict';
-import { rm, writeFile } from 'node:fs/promises';
+import { rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { commandNames, topics } from '../src/api.js';
@@ -62,6 +62,10 @@ describe('agent over the in-memory bus', () => {
       const back = await blocked.client.call('sketch', { id: 'x', action: 'STOP' });
       assert.deepEqual(back, { ok: false, message: 'no sketch with id x' });
       assert.ok(blocked.logs.some((l) => l.includes('sketches is available again')));
+      // The offline queue, in the same folder, is tried again too.
+      assert.ok(blocked.logs.some((l) => l.includes('offline queue is unavailable')));
+      await waitFor(() => blocked.logs.some((l) => l.includes('offline queue is available again')), 'the offline queue to come back');
+      assert.equal((await stat(join(dataDir, 'outbox'))).mode & 0o777, 0o700);
     } finally {
       await blocked.stop();
       await dir.remove();

@@ -19,6 +19,8 @@ export interface WorldOptions {
   agentCommand: AgentCommand;
   /** More lines of mosquitto.conf (the flood's broker holds it all: see run.ts). */
   brokerConfig: string[];
+  /** The broker keeps sessions and queued messages across its stop and start. */
+  brokerPersistence?: boolean;
 }
 
 /** A sketch that prints a numbered line every 10 ms, for the outage and the kill rounds. */
@@ -85,7 +87,7 @@ export class ChaosWorld {
   static async create(options: WorldOptions): Promise<ChaosWorld> {
     const dir = await tempDir('ac-chaos-');
     // sys_interval 1: the broker's own count of dropped messages ($SYS) is read after each phase.
-    const broker = await startMosquitto({ extraConfig: ['sys_interval 1', ...options.brokerConfig] });
+    const broker = await startMosquitto({ extraConfig: ['sys_interval 1', ...options.brokerConfig], persistence: options.brokerPersistence });
     const files = join(dir.path, 'www');
     await mkdir(files);
     const http = await startHttpServer({ folder: files });
@@ -141,15 +143,21 @@ export class ChaosWorld {
 
   /** Starts the agent and waits until it answers `status`. */
   async startAgent(): Promise<void> {
-    const { command, args, cwd } = this.options.agentCommand(['-config', join(this.dir.path, 'agent.cfg')]);
-    const agent = spawn(command, args, { cwd, env: this.env, stdio: ['ignore', 'ignore', 'pipe'] });
-    this.agent = agent;
-    agent.stderr?.on('data', (d: Buffer) => (this.agentLog += d.toString()));
+    const agent = this.spawnAgent();
     const deadline = Date.now() + 60_000;
     while ((await this.call('status', '{}', 250)) === undefined) {
       if (agent.exitCode !== null) throw new Error(`the agent exited (${agent.exitCode}) at start: ${this.agentLog.slice(-2000)}`);
       if (Date.now() > deadline) throw new Error(`the agent did not answer status within 60 s: ${this.agentLog.slice(-2000)}`);
     }
+  }
+
+  /** Starts the agent without waiting for it (the broker may be away). */
+  spawnAgent(): ChildProcess {
+    const { command, args, cwd } = this.options.agentCommand(['-config', join(this.dir.path, 'agent.cfg')]);
+    const agent = spawn(command, args, { cwd, env: this.env, stdio: ['ignore', 'ignore', 'pipe'] });
+    this.agent = agent;
+    agent.stderr?.on('data', (d: Buffer) => (this.agentLog += d.toString()));
+    return agent;
   }
 
   async killAgent(signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {

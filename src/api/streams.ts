@@ -35,6 +35,13 @@ export interface ContainerProgress {
   error?: string;
 }
 
+/** What a full offline queue dropped (its oldest messages), told once the broker is back. */
+export interface OutboxDropped {
+  /** Bytes as they were queued: each message's topic, payload and 19 bytes of framing. */
+  bytes: number;
+  messages: number;
+}
+
 export interface StreamPayloads {
   /** System uptime in seconds, 2 decimals. */
   heartbeat: string;
@@ -46,6 +53,7 @@ export interface StreamPayloads {
   install: string;
   register: RegisterPayload;
   'shadow/update': ShadowUpdate;
+  'outbox/dropped': OutboxDropped;
 }
 
 export type StreamName = keyof StreamPayloads;
@@ -110,6 +118,16 @@ export const streams: { [S in StreamName]: StreamSpec<StreamPayloads[S]> } = {
         }),
       }),
     description: 'For each message a sketch publishes on the local bus (`$arduino.cloud.<name>`), within the daily rate limit.',
+  },
+  'outbox/dropped': {
+    topic: topics.outboxDropped,
+    format: 'json',
+    schema: () =>
+      fixedObject({
+        bytes: int({ min: 0 }),
+        messages: int({ min: 0 }),
+      }),
+    description: 'Once the broker is back, when the offline queue was full while it was away and dropped its oldest messages: how many, and their bytes as queued (topic, payload and 19 bytes of framing each).',
   },
 };
 

@@ -21,6 +21,7 @@ export const topics = {
   install: (base: string) => `${base}/install`,
   aptProgress: (base: string) => `${base}/apt/progress`,
   containersProgress: (base: string) => `${base}/containers/progress`,
+  outboxDropped: (base: string) => `${base}/outbox/dropped`,
 };
 
 /** The sketch id of a `B/sketches/<id>/stdin` topic, or undefined for any other topic. */

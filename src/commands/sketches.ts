@@ -5,12 +5,11 @@ import { join } from 'node:path';
 import { sketchOfStdinTopic, topics, type AnswerOf, type RequestOf } from '../api.js';
 import { Feature, type CommandTable } from '../feature.js';
 import { errorMessage } from '../log.js';
+import type { MessageBus } from '../mqtt/message-bus.js';
 import { DropFolder } from '../sketches/drop-folder.js';
 import { sketchEnvironment, type EnvironmentSettings } from '../sketches/environment.js';
 import { SketchInstaller } from '../sketches/installer.js';
-import { SketchLauncher } from '../sketches/launcher.js';
-import type { SketchOutputOptions } from '../sketches/output.js';
-import { MessageRateLimiter } from '../sketches/rate-limit.js';
+import { SketchLauncher, type SketchOutputSettings } from '../sketches/launcher.js';
 import { SketchRegistry } from '../sketches/registry.js';
 import type { SketchStatusSource } from '../sketches/status-source.js';
 import type { SketchSupervisor } from '../sketches/supervisor.js';
@@ -46,9 +45,10 @@ export interface SketchesOptions {
   downloadTimeoutMs?: number;
   /** Limit on a whole sketch download, signature included (default 10 minutes). */
   downloadDeadlineMs?: number;
-  /** Paces the output of all sketches (default: the original's 1,000 a day, then slower). */
-  limiter?: MessageRateLimiter;
-  output?: Pick<SketchOutputOptions, 'maxMessageBytes' | 'flushDelayMs' | 'highWaterBytes' | 'maxInFlight'>;
+  /** Where sketch output goes: the agent's outbox, so nothing is lost offline (default: the bus). */
+  outputBus?: Pick<MessageBus, 'publish'>;
+  /** Coalescing and pacing of sketch output (sketch_output_rate is bytesPerSecond). */
+  output?: SketchOutputSettings;
 }
 
 export class SketchesFeature extends Feature<SketchesOptions> {
@@ -61,7 +61,7 @@ export class SketchesFeature extends Feature<SketchesOptions> {
     log: this.deps.log,
     sketchesDir: this.sketchesDir,
     environment: sketchEnvironment({ settings: this.options.environment, sketchesDir: this.sketchesDir, base: this.options.inheritedEnvironment }),
-    limiter: this.options.limiter ?? new MessageRateLimiter(),
+    outputBus: this.options.outputBus,
     stopGraceMs: this.options.stopGraceMs,
     pauseGraceMs: this.options.pauseGraceMs,
     killWaitMs: this.options.killWaitMs,

@@ -3,6 +3,7 @@
 import { encodeStream, streamTopic, type AnswerOf, type UpdateOutcome } from '../api.js';
 import { Feature, type CommandTable } from '../feature.js';
 import { errorMessage } from '../log.js';
+import type { MessageBus } from '../mqtt/message-bus.js';
 import type { SketchStatusSource } from '../sketches/status-source.js';
 
 /** B/<command>/post → the method of StatusFeature that answers it. */
@@ -18,6 +19,8 @@ export interface StatusOptions {
   /** The last self-update's outcome, and who is told that a status request was answered (an
    * update on probation commits then). */
   update?: { outcome(): UpdateOutcome | undefined; statusAnswered(): void };
+  /** Where B/status goes: the agent's outbox, which keeps changes made offline, in order (default: the bus). */
+  stream?: Pick<MessageBus, 'publish'>;
 }
 
 export class StatusFeature extends Feature<StatusOptions> {
@@ -48,11 +51,11 @@ export class StatusFeature extends Feature<StatusOptions> {
     this.unlisten = undefined;
   }
 
-  /** Publishes the status stream; a broker that is away gets the next change instead. */
+  /** Publishes the status stream (through the outbox: kept while the broker is away). */
   private async publish(): Promise<void> {
     const { bus, base, log } = this.deps;
     try {
-      await bus.publish(streamTopic(base, 'status'), encodeStream('status', this.snapshot()));
+      await (this.options.stream ?? bus).publish(streamTopic(base, 'status'), encodeStream('status', this.snapshot()));
     } catch (err) {
       log.warn(`status not published: ${errorMessage(err)}`);
     }

@@ -270,6 +270,9 @@ export class MqttConnection extends EventEmitter implements MessageBus {
       if (options.correlationData) publishOptions.properties.correlationData = options.correlationData;
       if (options.responseTopic) publishOptions.properties.responseTopic = options.responseTopic;
     }
+    if (client.options.protocolVersion === 5 && options.userProperties) {
+      publishOptions.properties = { ...publishOptions.properties, userProperties: options.userProperties };
+    }
     if (publishOptions.qos === 0 && !client.connected) return;
     await new Promise<void>((resolve, reject) => {
       const fail = (err: Error) => {

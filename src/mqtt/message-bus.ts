@@ -15,6 +15,8 @@ export interface PublishOptions {
   retain?: boolean;
   responseTopic?: string;
   correlationData?: Buffer;
+  /** MQTT 5 user properties (the outbox's sequence number); not sent over MQTT 3.1.1. */
+  userProperties?: Record<string, string>;
 }
 
 export interface MessageBus {

@@ -7,8 +7,9 @@ import { RefusedError, UnavailableError } from '../errors.js';
 import { errorMessage, type Logger } from '../log.js';
 import type { MessageBus } from '../mqtt/message-bus.js';
 import { SketchOutput, type SketchOutputOptions } from './output.js';
+
+export type SketchOutputSettings = Pick<SketchOutputOptions, 'maxMessageBytes' | 'flushDelayMs' | 'highWaterBytes' | 'maxInFlight' | 'messagesPerSecond' | 'bytesPerSecond'>;
 import { SketchProcess } from './process.js';
-import type { MessageRateLimiter } from './rate-limit.js';
 
 export interface LauncherOptions {
   bus: MessageBus;
@@ -16,11 +17,12 @@ export interface LauncherOptions {
   log: Logger;
   sketchesDir: string;
   environment: Record<string, string>;
-  limiter: MessageRateLimiter;
+  /** Where sketch output goes: the outbox (default: bus). */
+  outputBus?: Pick<MessageBus, 'publish'>;
   stopGraceMs?: number;
   pauseGraceMs?: number;
   killWaitMs?: number;
-  output?: Pick<SketchOutputOptions, 'maxMessageBytes' | 'flushDelayMs' | 'highWaterBytes' | 'maxInFlight'>;
+  output?: SketchOutputSettings;
 }
 
 export interface Launched {
@@ -54,9 +56,8 @@ export class SketchLauncher {
     }
     const output = new SketchOutput({
       ...this.options.output,
-      bus,
+      bus: this.options.outputBus ?? bus,
       topics: [topics.stdout(base), topics.sketchStdout(base, id)],
-      limiter: this.options.limiter,
       flow: child,
       log: log.child(id),
       onMissingLibrary: (library) => this.reportMissingLibrary(id, name, library),
@@ -74,7 +75,7 @@ export class SketchLauncher {
     return { process: child, output };
   }
 
-  /** Refuses new launches, ends the rate-limit waits of every output, and waits a little for
+  /** Refuses new launches, ends the pacing of every output, and waits a little for
    * output already on its way. */
   async close(): Promise<void> {
     this.closed = true;

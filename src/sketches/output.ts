@@ -1,12 +1,13 @@
-// A sketch's terminal output on its way to MQTT: chunks are coalesced into messages (flushed when
-// a message is full or a few milliseconds after the last chunk), published in order to every
-// output topic, paced by the rate limiter, and the terminal is held while too much is on its way,
-// so a sketch that prints faster than the broker takes its output slows down instead of growing
-// the agent's memory.
+// A sketch's terminal output on its way to MQTT: chunks are coalesced into messages, a bounded
+// number of messages per second per sketch (each as full as the waiting output allows, up to the
+// largest message), optionally within a byte rate for metered links, published in order to every
+// output topic. The bus is the outbox, which takes a message while the broker is away too, so the
+// terminal is held only while the broker (or the byte rate) is slower than the sketch and too much
+// is waiting: a sketch never blocks on a dead link.
 
 import { errorMessage, type Logger } from '../log.js';
 import type { MessageBus } from '../mqtt/message-bus.js';
-import type { MessageRateLimiter } from './rate-limit.js';
+import { systemClock, type Clock } from './rate-limit.js';
 
 /** What the output needs of the terminal: stop reading it and start again. */
 export interface FlowControl {
@@ -18,56 +19,74 @@ export interface SketchOutputOptions {
   bus: Pick<MessageBus, 'publish'>;
   /** Every message goes to each of these topics (B/stdout and B/sketches/<id>/stdout). */
   topics: string[];
-  limiter: MessageRateLimiter;
   flow: FlowControl;
   log: Logger;
   /** Largest message (default 64 KiB, half of what AWS IoT accepts). */
   maxMessageBytes?: number;
-  /** A partial message waits this long for more output while nothing else is on its way (default 20 ms). */
+  /** Messages per second at most (default 10); output waiting meanwhile goes in the next one. */
+  messagesPerSecond?: number;
+  /** sketch_output_rate: bytes per second at most, for metered links (default 0: no limit). */
+  bytesPerSecond?: number;
+  /** The first output after a quiet spell waits this long for more (default 20 ms). */
   flushDelayMs?: number;
   /** The terminal is held while more than this is waiting or unacknowledged (default 1 MiB). */
   highWaterBytes?: number;
   /** Messages published and not yet acknowledged at once (default 8). */
   maxInFlight?: number;
+  clock?: Clock;
   /** Called once per library the dynamic loader could not find. */
   onMissingLibrary?: (library: string) => void;
 }
 
 export class SketchOutput {
   private readonly maxMessageBytes: number;
+  private readonly intervalMs: number;
+  private readonly bytesPerSecond: number;
   private readonly flushDelayMs: number;
   private readonly highWaterBytes: number;
   private readonly maxInFlight: number;
+  private readonly clock: Clock;
   /** Output not yet cut into a message. */
   private partial: Buffer[] = [];
   private partialBytes = 0;
   private flushTimer: NodeJS.Timeout | undefined;
-  /** Messages waiting for their turn. */
-  private readonly ready: Buffer[] = [];
-  private readyBytes = 0;
   private inFlight = 0;
   private inFlightBytes = 0;
   private pumping = false;
+  /** drain() asked for everything now. */
+  private flushing = false;
   private held = false;
   private readonly abort = new AbortController();
   private slotWaiter: (() => void) | undefined;
   private idleWaiters: (() => void)[] = [];
   private readonly detector: MissingLibraryDetector;
   private failures = 0;
-  /** Bytes handed to the broker and acknowledged. */
+  /** When the next message may go (clock time). */
+  private nextMessageAt = 0;
+  /** The byte rate's budget: bytes that may go now, and when it was last filled. */
+  private tokens: number;
+  private tokensAt: number;
+  /** Bytes handed to the broker and acknowledged (or kept by the outbox). */
   publishedBytes = 0;
+  /** Messages sent. */
+  messages = 0;
 
   constructor(private readonly options: SketchOutputOptions) {
     this.maxMessageBytes = options.maxMessageBytes ?? 64 * 1024;
+    this.intervalMs = 1000 / Math.max(0.001, options.messagesPerSecond ?? 10);
+    this.bytesPerSecond = options.bytesPerSecond ?? 0;
     this.flushDelayMs = options.flushDelayMs ?? 20;
     this.highWaterBytes = options.highWaterBytes ?? 1024 * 1024;
     this.maxInFlight = options.maxInFlight ?? 8;
+    this.clock = options.clock ?? systemClock;
+    this.tokens = this.bytesPerSecond;
+    this.tokensAt = this.clock.now();
     this.detector = new MissingLibraryDetector((library) => options.onMissingLibrary?.(library));
   }
 
-  /** Bytes received and not yet acknowledged by the broker. */
+  /** Bytes received and not yet acknowledged. */
   get backlogBytes(): number {
-    return this.partialBytes + this.readyBytes + this.inFlightBytes;
+    return this.partialBytes + this.inFlightBytes;
   }
 
   push(chunk: Buffer): void {
@@ -75,8 +94,10 @@ export class SketchOutput {
     this.detector.feed(chunk);
     this.partial.push(chunk);
     this.partialBytes += chunk.length;
-    while (this.partialBytes >= this.maxMessageBytes) this.cut(this.maxMessageBytes);
-    if (this.partialBytes > 0 && !this.flushTimer) this.armFlush();
+    if (!this.pumping) {
+      if (this.partialBytes >= this.maxMessageBytes) this.startPump();
+      else this.flushTimer ??= setTimeout(() => this.startPump(), this.flushDelayMs);
+    }
     if (!this.held && this.backlogBytes > this.highWaterBytes) {
       this.held = true;
       this.options.flow.holdOutput();
@@ -85,68 +106,84 @@ export class SketchOutput {
 
   /** Sends what is left; resolves once every message was acknowledged (or failed). */
   async drain(): Promise<void> {
-    if (this.flushTimer) clearTimeout(this.flushTimer);
-    this.flushTimer = undefined;
-    if (this.partialBytes > 0) this.cut(this.partialBytes);
-    if (this.ready.length === 0 && this.inFlight === 0) return;
+    this.flushing = true;
+    if (this.partialBytes > 0) this.startPump();
+    if (!this.pumping && this.inFlight === 0) return;
     await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
   }
 
-  /** Stops waiting on the rate limiter (shutdown): what is queued goes out without delay. */
+  /** Stops pacing (shutdown): what is waiting goes out without delay. */
   close(): void {
     this.abort.abort();
   }
 
-  /**
-   * A partial message goes out after the delay, unless earlier messages are still on their way:
-   * then it would only wait in line, and waiting for more output makes fewer, fuller messages
-   * (which the per-message rate limit counts).
-   */
-  private armFlush(): void {
-    this.flushTimer = setTimeout(() => {
-      this.flushTimer = undefined;
-      if (this.partialBytes === 0) return;
-      if (this.ready.length > 0 || this.inFlight > 0) this.armFlush();
-      else this.cut(this.partialBytes);
-    }, this.flushDelayMs);
-  }
-
-  /** Moves the first `bytes` of the partial output into one message. */
-  private cut(bytes: number): void {
-    const whole = this.partial.length === 1 ? this.partial[0]! : Buffer.concat(this.partial, this.partialBytes);
-    const message = whole.subarray(0, bytes);
-    const rest = whole.subarray(bytes);
-    this.partial = rest.length > 0 ? [rest] : [];
-    this.partialBytes = rest.length;
-    this.ready.push(message);
-    this.readyBytes += message.length;
+  private startPump(): void {
+    clearTimeout(this.flushTimer);
+    this.flushTimer = undefined;
     if (!this.pumping) void this.pump();
   }
 
   private async pump(): Promise<void> {
     this.pumping = true;
+    const { signal } = this.abort;
     try {
-      while (this.ready.length > 0) {
+      while (this.partialBytes > 0) {
         if (this.inFlight >= this.maxInFlight) {
           await new Promise<void>((resolve) => (this.slotWaiter = resolve));
           continue;
         }
-        await this.options.limiter.take(this.abort.signal);
-        const message = this.ready.shift()!;
-        this.readyBytes -= message.length;
-        this.inFlight += 1;
-        this.inFlightBytes += message.length;
-        // Published in call order on one session, so the broker keeps the order per topic.
-        const sends = this.options.topics.map((topic) => this.options.bus.publish(topic, message));
-        void Promise.all(sends).then(
-          () => this.settled(message.length, true),
-          (err: unknown) => this.settled(message.length, false, err),
-        );
+        const wait = this.nextMessageAt - this.clock.now();
+        if (wait > 0 && !signal.aborted) {
+          await this.clock.sleep(wait, signal);
+          continue;
+        }
+        let size = Math.min(this.partialBytes, this.maxMessageBytes);
+        if (this.bytesPerSecond > 0 && !signal.aborted) {
+          size = Math.min(size, this.bytesPerSecond);
+          const lacking = size - this.refill();
+          if (lacking > 0) {
+            await this.clock.sleep((lacking / this.bytesPerSecond) * 1000, signal);
+            continue;
+          }
+          this.tokens -= size;
+        }
+        this.nextMessageAt = this.clock.now() + this.intervalMs;
+        this.send(this.cut(size));
       }
     } finally {
       this.pumping = false;
     }
     this.checkIdle();
+  }
+
+  /** The byte budget now (it fills at the byte rate, up to one second's worth). */
+  private refill(): number {
+    const now = this.clock.now();
+    this.tokens = Math.min(this.bytesPerSecond, this.tokens + ((now - this.tokensAt) / 1000) * this.bytesPerSecond);
+    this.tokensAt = now;
+    return this.tokens;
+  }
+
+  /** Takes the first `bytes` of the waiting output as one message. */
+  private cut(bytes: number): Buffer {
+    const whole = this.partial.length === 1 ? this.partial[0]! : Buffer.concat(this.partial, this.partialBytes);
+    const message = whole.subarray(0, bytes);
+    const rest = whole.subarray(bytes);
+    this.partial = rest.length > 0 ? [rest] : [];
+    this.partialBytes = rest.length;
+    return message;
+  }
+
+  private send(message: Buffer): void {
+    this.inFlight += 1;
+    this.inFlightBytes += message.length;
+    this.messages += 1;
+    // Published in call order, so the outbox (and the broker) keep the order per topic.
+    const sends = this.options.topics.map((topic) => this.options.bus.publish(topic, message));
+    void Promise.all(sends).then(
+      () => this.settled(message.length, true),
+      (err: unknown) => this.settled(message.length, false, err),
+    );
   }
 
   private settled(bytes: number, ok: boolean, err?: unknown): void {
@@ -156,6 +193,8 @@ export class SketchOutput {
       this.publishedBytes += bytes;
       this.failures = 0;
     } else {
+      // Not sent, so not counted: the byte budget gets it back.
+      if (this.bytesPerSecond > 0) this.tokens = Math.min(this.bytesPerSecond, this.tokens + bytes);
       // One line per run of failures: a broker that is away would otherwise flood the log.
       if (this.failures === 0) this.options.log.warn(`sketch output not published: ${errorMessage(err)}`);
       this.failures += 1;
@@ -171,7 +210,11 @@ export class SketchOutput {
   }
 
   private checkIdle(): void {
-    if (this.pumping || this.ready.length > 0 || this.inFlight > 0) return;
+    if (this.pumping || this.inFlight > 0) return;
+    if (this.partialBytes > 0) {
+      if (this.flushing) this.startPump();
+      return;
+    }
     const waiters = this.idleWaiters;
     this.idleWaiters = [];
     for (const resolve of waiters) resolve();

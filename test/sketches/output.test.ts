@@ -1,4 +1,5 @@
-// Sketch output through a real mosquitto: coalescing, order, both topics, back-pressure, pacing,
+// Sketch output through a real mosquitto: coalescing, order, both topics, back-pressure, pacing
+// (messages per second and the byte rate, on a clock of the test's own),
 // and the loader's missing-library message.
 
 import assert from 'node:assert/strict';
@@ -9,7 +10,7 @@ import { silentLogger } from '../../src/log.js';
 import { MqttConnection } from '../../src/mqtt/connection.js';
 import { MissingLibraryDetector, SketchOutput, type FlowControl } from '../../src/sketches/output.js';
 import { SketchProcess } from '../../src/sketches/process.js';
-import { MessageRateLimiter, type Clock } from '../../src/sketches/rate-limit.js';
+import type { Clock } from '../../src/sketches/rate-limit.js';
 import { startMosquitto, type Broker } from '../helpers/mosquitto.js';
 import { tempDir } from '../helpers/tmp.js';
 import { waitFor } from '../helpers/wait.js';
@@ -65,7 +66,7 @@ class RecordingFlow implements FlowControl {
 describe('SketchOutput', () => {
   it('coalesces many small chunks into few messages, in order, on both topics', async () => {
     const topics = freshTopics();
-    const output = new SketchOutput({ bus, topics, limiter: new MessageRateLimiter(), flow: new RecordingFlow(), log: silentLogger });
+    const output = new SketchOutput({ bus, topics, flow: new RecordingFlow(), log: silentLogger });
     const sent: Buffer[] = [];
     for (let i = 0; i < 5000; i++) {
       const chunk = Buffer.from(`line ${i}\r\n`);
@@ -84,14 +85,14 @@ describe('SketchOutput', () => {
 
   it('flushes a lone partial message after a few milliseconds', async () => {
     const topics = freshTopics();
-    const output = new SketchOutput({ bus, topics, limiter: new MessageRateLimiter(), flow: new RecordingFlow(), log: silentLogger, flushDelayMs: 5 });
+    const output = new SketchOutput({ bus, topics, flow: new RecordingFlow(), log: silentLogger, flushDelayMs: 5 });
     output.push(Buffer.from('prompt> '));
     await waitFor(() => bytesOn(topics[0]!).toString() === 'prompt> ', 'the partial line');
   });
 
   it('never sends a message larger than the limit', async () => {
     const topics = freshTopics();
-    const output = new SketchOutput({ bus, topics, limiter: new MessageRateLimiter(), flow: new RecordingFlow(), log: silentLogger, maxMessageBytes: 1000 });
+    const output = new SketchOutput({ bus, topics, flow: new RecordingFlow(), log: silentLogger, maxMessageBytes: 1000 });
     const data = Buffer.alloc(10_500, 'x');
     output.push(data.subarray(0, 4000));
     output.push(data.subarray(4000));
@@ -103,7 +104,7 @@ describe('SketchOutput', () => {
   it('holds the source while too much is unacknowledged and releases it as the broker catches up', async () => {
     const topics = freshTopics();
     const flow = new RecordingFlow();
-    const output = new SketchOutput({ bus, topics, limiter: new MessageRateLimiter(), flow, log: silentLogger, highWaterBytes: 128 * 1024, maxMessageBytes: 16 * 1024 });
+    const output = new SketchOutput({ bus, topics, flow, log: silentLogger, highWaterBytes: 128 * 1024, maxMessageBytes: 16 * 1024 });
     const data = Buffer.alloc(2 * 1024 * 1024);
     for (let i = 0; i < data.length; i += 4) data.writeUInt32BE(i / 4, i);
     for (let i = 0; i < data.length; i += 4096) output.push(data.subarray(i, i + 4096));
@@ -117,19 +118,47 @@ describe('SketchOutput', () => {
     }
   });
 
-  it('paces messages (not bytes) with the rate limiter', async () => {
-    const slept: number[] = [];
-    let now = 0;
-    const clock: Clock = { now: () => now, sleep: async (ms) => void slept.push(ms), };
-    const limiter = new MessageRateLimiter({ clock, freeMessages: 3 });
+  /** A clock whose sleeps pass at once and move its time on. */
+  const testClock = () => {
+    const clock = { at: 0, slept: [] as number[], now: () => clock.at, sleep: async (ms: number) => void (clock.slept.push(ms), (clock.at += ms)) };
+    return clock satisfies Clock;
+  };
+
+  it('sends at most messagesPerSecond messages, each as full as the waiting output allows', async () => {
+    const clock = testClock();
     const topics = freshTopics();
-    const output = new SketchOutput({ bus, topics, limiter, flow: new RecordingFlow(), log: silentLogger, maxMessageBytes: 100 });
+    const output = new SketchOutput({ bus, topics, flow: new RecordingFlow(), log: silentLogger, maxMessageBytes: 100, messagesPerSecond: 4, clock });
     output.push(Buffer.alloc(550, 'y'));
     await output.drain();
-    now += 1;
-    assert.equal(limiter.counted, 6, 'six messages, whatever their size');
-    assert.deepEqual(slept, [4, 5, 6]);
+    assert.equal(output.messages, 6, 'six messages of at most 100 bytes');
+    // The first goes at once, each later one a quarter of a second after the one before.
+    assert.equal(clock.at, 5 * 250);
     await waitFor(() => bytesOn(topics[0]!).length === 550, 'all bytes');
+    assert.deepEqual(received.get(topics[0]!)!.map((m) => m.length), [100, 100, 100, 100, 100, 50]);
+  });
+
+  it('keeps within sketch_output_rate bytes per second, and sends everything in order', async () => {
+    const clock = testClock();
+    const topics = freshTopics();
+    const output = new SketchOutput({ bus, topics, flow: new RecordingFlow(), log: silentLogger, bytesPerSecond: 200, messagesPerSecond: 1000, clock });
+    const data = Buffer.from([...Array(100).keys()].map((i) => `line ${i}\n`).join(''));
+    output.push(data);
+    await output.drain();
+    // One second's worth goes at once; the rest at 200 bytes a second.
+    assert.ok(clock.at >= ((data.length - 200) / 200) * 1000 - 1, `${clock.at} ms for ${data.length} bytes`);
+    await waitFor(() => bytesOn(topics[0]!).length === data.length, 'all bytes');
+    assert.equal(bytesOn(topics[0]!).toString(), data.toString());
+    assert.ok(received.get(topics[0]!)!.every((m) => m.length <= 200));
+  });
+
+  it('counts nothing that failed to send as sent', async () => {
+    const failing = { publish: async () => Promise.reject(new Error('no broker')) };
+    const clock = testClock();
+    const output = new SketchOutput({ bus: failing, topics: freshTopics(), flow: new RecordingFlow(), log: silentLogger, bytesPerSecond: 1000, clock });
+    output.push(Buffer.alloc(3000, 'z'));
+    await output.drain();
+    assert.equal(output.publishedBytes, 0);
+    assert.equal(output.messages, 3);
   });
 
   it('publishes the output of a real program completely', async () => {
@@ -137,7 +166,7 @@ describe('SketchOutput', () => {
     try {
       const topics = freshTopics();
       const sketch = SketchProcess.start({ file: '/bin/sh', args: ['-c', 'seq 1 300000'], cwd: dir.path, env: { PATH: process.env.PATH ?? '/usr/bin:/bin' } });
-      const output = new SketchOutput({ bus, topics, limiter: new MessageRateLimiter(), flow: sketch, log: silentLogger, highWaterBytes: 64 * 1024 });
+      const output = new SketchOutput({ bus, topics, flow: sketch, log: silentLogger, highWaterBytes: 64 * 1024 });
       sketch.onOutput((chunk) => output.push(chunk));
       await sketch.exited;
       await output.drain();
@@ -154,7 +183,7 @@ describe('SketchOutput', () => {
   it('reports a library the loader could not find, once, even across chunk boundaries', async () => {
     const found: string[] = [];
     const topics = freshTopics();
-    const output = new SketchOutput({ bus, topics, limiter: new MessageRateLimiter(), flow: new RecordingFlow(), log: silentLogger, onMissingLibrary: (lib) => found.push(lib) });
+    const output = new SketchOutput({ bus, topics, flow: new RecordingFlow(), log: silentLogger, onMissingLibrary: (lib) => found.push(lib) });
     const text = './blink: error while loading shared libraries: libmissing.so.3: cannot open shared object file: No such file or directory\r\n';
     const cut = text.indexOf('libmiss') + 4;
     output.push(Buffer.from(text.slice(0, cut)));
