@@ -10,6 +10,7 @@ import { StatusFeature, statusCommands } from './commands/status.js';
 import { AptReposFeature, aptRepoCommands } from './commands/apt-repos.js';
 import { AptFeature, aptCommands, type AptOptions } from './commands/apt.js';
 import { ContainersFeature, containerCommands, type ContainersOptions } from './commands/containers.js';
+import { OptionalParts, type OptionalPartsOptions } from './commands/optional-parts.js';
 import { SketchesFeature, sketchCommands, type SketchesOptions } from './commands/sketches.js';
 import { StatsFeature, statsCommands, type StatsOptions } from './commands/stats.js';
 import { UpdateFeature, updateCommands, type UpdateOptions } from './commands/update.js';
@@ -22,7 +23,9 @@ import { CommandRouter, type ServedFamily } from './mqtt/router.js';
 import { parseMqttVersion, type Settings } from './settings.js';
 import { Heartbeat } from './streams/heartbeat.js';
 import { InstallLog } from './streams/install-log.js';
+import { Presence, presenceWill } from './streams/presence.js';
 import { defaultDockerConfigPath } from './system/docker-config.js';
+import { findNatsServer } from './system/executables.js';
 import { WritableMount } from './system/ro-fs.js';
 import { VERSION } from './version.js';
 
@@ -40,6 +43,8 @@ export interface AgentOptions {
     containers?: Partial<ContainersOptions>;
     apt?: Partial<AptOptions>;
     update?: Partial<UpdateOptions>;
+    /** The checks of status's optional parts (each feature's by default) and their timing. */
+    parts?: Partial<OptionalPartsOptions> & { probes?: Partial<OptionalPartsOptions['probes']> };
   };
   /** The -check_ro_fs guard (default: one made from the settings); tests give one that remounts
    * a file system of their own. */
@@ -92,6 +97,7 @@ export class Agent {
           password: settings.mqtt_password || undefined,
           mqttVersion: parseMqttVersion(settings.mqtt_version),
           debugMqtt: settings.debug_mqtt,
+          will: presenceWill(this.base),
         },
         log.child('mqtt'),
       );
@@ -129,7 +135,6 @@ export class Agent {
       requestExit: options.requestExit ?? ((code, why) => log.warn(`${why}: would exit with ${code} to be restarted, but this agent is not run by a service`)),
       ...extra.update,
     });
-    const status = new StatusFeature(deps('status'), { sketches: sketches.status, version: VERSION, update: update.probation });
     const stats = new StatsFeature(deps('stats'), { ...extra.stats });
     const containers = new ContainersFeature(deps('containers'), {
       socketPath: settings.docker_host,
@@ -137,8 +142,25 @@ export class Agent {
       ...extra.containers,
     });
     const apt = new AptFeature(deps('apt'), { ...extra.apt });
+    // Each part is checked by the feature that uses it; the agent never installs any of them.
+    const parts = new OptionalParts(
+      {
+        ...extra.parts,
+        probes: {
+          containers: () => containers.engineAnswers(),
+          network_manager: () => stats.networkManagerPresent(),
+          nats_server: async () => (await findNatsServer()) !== undefined,
+          apt: () => apt.aptPresent(),
+          ...extra.parts?.probes,
+        },
+      },
+      log.child('parts'),
+    );
+    const status = new StatusFeature(deps('status'), { sketches: sketches.status, version: VERSION, update: update.probation, parts });
     const aptRepos = new AptReposFeature(deps('apt-repos'), { configDir: settings.apt_config_dir });
     this.parts = [
+      // First, so that it stops last: `offline` is said once everything else has stopped.
+      { feature: new Presence(deps('presence'), { version: VERSION }) },
       { feature: status, served: serveFamily('status', status, statusCommands) },
       { feature: new Heartbeat(deps('heartbeat'), { intervalSeconds: settings.heartbeat_interval }) },
       { feature: sketches, served: serveFamily('sketches', sketches, sketchCommands) },

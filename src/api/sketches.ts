@@ -42,10 +42,26 @@ export interface SketchStatus {
   signal?: string | null;
 }
 
+/** Which optional parts of the system the agent found (it never installs any of them): a
+ * container engine answering at docker_host, NetworkManager on the system D-Bus, the nats-server
+ * program, and dpkg with apt-get. A part whose check has not answered counts as absent. */
+export interface PartsPresent {
+  containers: boolean;
+  network_manager: boolean;
+  nats_server: boolean;
+  apt: boolean;
+}
+
+export type PartName = keyof PartsPresent;
+
+export const partNames: readonly PartName[] = ['containers', 'network_manager', 'nats_server', 'apt'];
+
 export interface StatusBody {
   sketches: Record<string, SketchStatus>;
   /** Beyond the Go agent: the running agent's version. */
   version?: string;
   /** Beyond the Go agent: the last self-update, once there was one (see `update`). */
   update?: UpdateOutcome;
+  /** Beyond the Go agent: the optional parts present on the device. */
+  parts?: PartsPresent;
 }

@@ -32,6 +32,20 @@ export interface ContainerProgress {
   error?: string;
 }
 
+/** B/presence, retained: whether the device has a broker session now. `online` is published when
+ * each session begins; `offline` is the session's last will, and what a clean stop says itself. */
+export type Presence =
+  | {
+      state: 'online';
+      /** The running agent's version. */
+      version: string;
+      /** The device's host name. */
+      host: string;
+      /** When this broker session began (ISO 8601, UTC): a reconnection moves it. */
+      since: string;
+    }
+  | { state: 'offline' };
+
 export interface StreamPayloads {
   /** System uptime in seconds, 2 decimals. */
   heartbeat: string;
@@ -41,6 +55,7 @@ export interface StreamPayloads {
   /** A line of the file that -listen follows, as written (no line break): the Go agent sent
    * these as `INFO: <line>`, and so does this one. */
   install: string;
+  presence: Presence;
 }
 
 export type StreamName = keyof StreamPayloads;
@@ -51,6 +66,7 @@ const streams: { [S in StreamName]: { topic: (base: string) => string; format: '
   'apt/progress': { topic: topics.aptProgress, format: 'json' },
   'containers/progress': { topic: topics.containersProgress, format: 'json' },
   install: { topic: topics.install, format: 'info' },
+  presence: { topic: topics.presence, format: 'json' },
 };
 
 export function streamTopic(base: string, stream: StreamName): string {

@@ -21,6 +21,7 @@ export const topics = {
   install: (base: string) => `${base}/install`,
   aptProgress: (base: string) => `${base}/apt/progress`,
   containersProgress: (base: string) => `${base}/containers/progress`,
+  presence: (base: string) => `${base}/presence`,
 };
 
 /** The sketch id of a `B/sketches/<id>/stdin` topic, or undefined for any other topic. */
