@@ -11,6 +11,7 @@ import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import mqtt from 'mqtt';
 import { decodeStream, topics, type Presence } from '../../src/api.js';
+import { presenceWill } from '../../src/streams/presence.js';
 import { VERSION } from '../../src/version.js';
 import { startMosquitto, type Broker } from '../helpers/mosquitto.js';
 import { startProcess, type Started } from '../helpers/process.js';
@@ -126,6 +127,29 @@ describe('presence on B/presence', () => {
       assert.deepEqual(await retainedNow(broker.url, id), { presence: { state: 'offline' }, retained: true });
     } finally {
       await watcher.close();
+    }
+  });
+
+  it('a session taken over from one the broker still holds: the old will first, then online', async () => {
+    const id = 'presence-takeover';
+    // A session of the same client id that the broker still thinks alive (a link lost unseen).
+    const will = presenceWill(`$aws/things/${id}`);
+    const old = await mqtt.connectAsync(broker.url, { clientId: id, reconnectPeriod: 0, will: { ...will, payload: Buffer.from(will.payload) } });
+    old.on('error', () => {});
+    const watcher = await follow(broker.url, id);
+    const agent = await startAgent(id);
+    try {
+      await watcher.next(0, (m) => m.presence.state === 'online', 'online');
+      assert.deepEqual(
+        watcher.seen.map((m) => m.presence.state),
+        ['offline', 'online'],
+      );
+      assert.equal((await retainedNow(broker.url, id)).presence.state, 'online');
+    } finally {
+      agent.child.kill('SIGTERM');
+      await agent.exit;
+      await watcher.close();
+      old.end(true);
     }
   });
 
