@@ -10,7 +10,7 @@ import { StatusFeature, statusCommands } from './commands/status.js';
 import { AptReposFeature, aptRepoCommands } from './commands/apt-repos.js';
 import { AptFeature, aptCommands, type AptOptions } from './commands/apt.js';
 import { ContainersFeature, containerCommands, type ContainersOptions } from './commands/containers.js';
-import { OptionalParts, type OptionalPartsOptions } from './commands/optional-parts.js';
+import { OptionalParts, type OptionalPartsOptions, type PartProbes } from './commands/optional-parts.js';
 import { SketchesFeature, sketchCommands, type SketchesOptions } from './commands/sketches.js';
 import { StatsFeature, statsCommands, type StatsOptions } from './commands/stats.js';
 import { UpdateFeature, updateCommands, type UpdateOptions } from './commands/update.js';
@@ -44,7 +44,7 @@ export interface AgentOptions {
     apt?: Partial<AptOptions>;
     update?: Partial<UpdateOptions>;
     /** The checks of status's optional parts (each feature's by default) and their timing. */
-    parts?: Partial<OptionalPartsOptions> & { probes?: Partial<OptionalPartsOptions['probes']> };
+    parts?: Partial<Omit<OptionalPartsOptions, 'probes'>> & { probes?: Partial<PartProbes> };
   };
   /** The -check_ro_fs guard (default: one made from the settings); tests give one that remounts
    * a file system of their own. */

@@ -1,7 +1,8 @@
 // The one MQTT session of the device: connects (plain, TLS or mutual TLS) with MQTT 5 or 3.1.1,
 // reconnects forever with capped exponential back-off, logs why attempts fail (rate-limited),
 // re-subscribes after every (re)connection, and dispatches incoming messages to the handler of the
-// subscription they match.
+// subscription they match. It carries its owner's last will (ConnectionSettings.will) on every
+// CONNECT and says when each session began (sessionStart, then 'connect').
 
 import { EventEmitter } from 'node:events';
 import mqtt, { type IClientPublishOptions, type IPublishPacket, type MqttClient } from 'mqtt';
