@@ -265,7 +265,9 @@ export class MqttConnection extends EventEmitter implements MessageBus {
   async unsubscribe(filter: string): Promise<void> {
     this.subscriptions.delete(filter);
     this.wildcards.delete(filter);
-    if (this.client?.connected) await this.client.unsubscribeAsync(filter);
+    // The filter's messages stop here at once; the broker's UNSUBACK is not waited for, so that a
+    // broker that stopped answering cannot hold up a stop (until the keep-alive gave up, 45 s).
+    if (this.client?.connected) this.client.unsubscribeAsync(filter).catch((err: unknown) => this.log.debug(`unsubscribe ${filter}: ${errorMessage(err)}`));
   }
 
   async publish(topic: string, payload: string | Buffer, options: PublishOptions = {}): Promise<void> {

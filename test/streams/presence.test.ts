@@ -13,6 +13,7 @@ import mqtt from 'mqtt';
 import { decodeStream, topics, type Presence } from '../../src/api.js';
 import { presenceWill } from '../../src/streams/presence.js';
 import { VERSION } from '../../src/version.js';
+import { startTestAgent } from '../helpers/agent.js';
 import { startMosquitto, type Broker } from '../helpers/mosquitto.js';
 import { startProcess, type Started } from '../helpers/process.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -150,6 +151,32 @@ describe('presence on B/presence', () => {
       await agent.exit;
       await watcher.close();
       old.end(true);
+    }
+  });
+
+  it('a clean stop with a broker that stopped answering still ends, without a DISCONNECT: the broker publishes the will', async () => {
+    const t = await startTestAgent(broker.url, { docker_host: join(dir.path, 'no-docker.sock') });
+    const watcher = await follow(broker.url, t.settings.id);
+    try {
+      await watcher.next(0, (m) => m.presence.state === 'online', 'online');
+      broker.signal('SIGSTOP');
+      try {
+        // Bounded: 2 s for the acknowledgement of offline, 2 s for the DISCONNECT.
+        await t.agent.stop();
+      } finally {
+        broker.signal('SIGCONT');
+      }
+      assert.match(t.logs.join('\n'), /presence offline not sent: not acknowledged within 2000 ms/);
+      // The connection was closed under the broker, not ended with a DISCONNECT (which would
+      // have made it discard the will).
+      // mosquitto: "disconnected." after a DISCONNECT, "disconnected: <socket error>." or "closed
+      // its connection." otherwise.
+      await waitFor(() => broker.log().includes(`Client ${t.settings.id} disconnected: `) || broker.log().includes(`Client ${t.settings.id} closed its connection`), 'the broker to see the connection closed');
+      assert.ok(!broker.log().includes(`Client ${t.settings.id} disconnected.`), broker.log());
+      assert.deepEqual(await retainedNow(broker.url, t.settings.id), { presence: { state: 'offline' }, retained: true });
+    } finally {
+      await watcher.close();
+      await t.stop();
     }
   });
 
