@@ -11,6 +11,7 @@ import { AptReposFeature, aptRepoCommands } from './commands/apt-repos.js';
 import { AptFeature, aptCommands, type AptOptions } from './commands/apt.js';
 import { ContainersFeature, containerCommands, type ContainersOptions } from './commands/containers.js';
 import { NetworkFeature, networkCommands, type NetworkOptions } from './commands/network.js';
+import { OptionalParts, type OptionalPartsOptions, type PartProbes } from './commands/optional-parts.js';
 import { SketchesFeature, sketchCommands, type SketchesOptions } from './commands/sketches.js';
 import { StatsFeature, statsCommands, type StatsOptions } from './commands/stats.js';
 import { UpdateFeature, updateCommands, type UpdateOptions } from './commands/update.js';
@@ -25,7 +26,9 @@ import { parseMqttVersion, type Settings } from './settings.js';
 import { Heartbeat } from './streams/heartbeat.js';
 import { InstallLog } from './streams/install-log.js';
 import { ShadowFeature, type ShadowOptions } from './streams/shadow.js';
+import { Presence, presenceWill } from './streams/presence.js';
 import { defaultDockerConfigPath } from './system/docker-config.js';
+import { findNatsServer } from './system/executables.js';
 import { WritableMount } from './system/ro-fs.js';
 import { VERSION } from './version.js';
 
@@ -45,6 +48,8 @@ export interface AgentOptions {
     update?: Partial<UpdateOptions>;
     network?: Partial<NetworkOptions>;
     shadow?: Partial<ShadowOptions>;
+    /** The checks of status's optional parts (each feature's by default) and their timing. */
+    parts?: Partial<Omit<OptionalPartsOptions, 'probes'>> & { probes?: Partial<PartProbes> };
   };
   /** The -check_ro_fs guard (default: one made from the settings); tests give one that remounts
    * a file system of their own. */
@@ -102,6 +107,7 @@ export class Agent {
           password: settings.mqtt_password || undefined,
           mqttVersion: parseMqttVersion(settings.mqtt_version),
           debugMqtt: settings.debug_mqtt,
+          will: presenceWill(this.base),
         },
         log.child('mqtt'),
       );
@@ -156,7 +162,6 @@ export class Agent {
     // the outbox like the other durable streams.
     const shadow = new ShadowFeature(deps('shadow'), { port: settings.nats_port, serverPath: settings.nats_server_path, sink: this.outbox, ...extra.shadow });
     this.shadow = shadow;
-    const status = new StatusFeature(deps('status'), { sketches: sketches.status, version: VERSION, update: update.probation, stream: this.outbox });
     const stats = new StatsFeature(deps('stats'), { ...extra.stats });
     const containers = new ContainersFeature(deps('containers'), {
       socketPath: settings.docker_host,
@@ -164,10 +169,28 @@ export class Agent {
       ...extra.containers,
     });
     const apt = new AptFeature(deps('apt'), { ...extra.apt });
+    // Each part is checked by the feature that uses it; the agent never installs any of them.
+    const parts = new OptionalParts(
+      {
+        ...extra.parts,
+        probes: {
+          containers: () => containers.engineAnswers(),
+          network_manager: () => stats.networkManagerPresent(),
+          // The bus knows whether its program is there; with the bus off, the program may still be.
+          nats_server: async () => (shadow.present() === 'off' ? (await findNatsServer()) !== undefined : shadow.present() !== 'missing'),
+          apt: () => apt.aptPresent(),
+          ...extra.parts?.probes,
+        },
+      },
+      log.child('parts'),
+    );
+    const status = new StatusFeature(deps('status'), { sketches: sketches.status, version: VERSION, update: update.probation, stream: this.outbox, parts });
     const network = new NetworkFeature(deps('network'), { ...extra.network });
     const aptRepos = new AptReposFeature(deps('apt-repos'), { configDir: settings.apt_config_dir });
     this.parts = [
-      // First, so it is stopped last: the features' last messages go into it. While it cannot
+      // First, so that it stops last: `offline` is said once everything else has stopped.
+      { feature: new Presence(deps('presence'), { version: VERSION }) },
+      // Next, so it is stopped after the features: their last messages go into it. While it cannot
       // start (an unwritable data folder) the durable streams are published directly, and it
       // is tried again like any feature.
       { feature: new OfflineQueue(deps('outbox'), { outbox: this.outbox }) },

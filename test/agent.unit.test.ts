@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { commandNames, topics } from '../src/api.js';
 import { startMemoryAgent } from './helpers/memory-agent.js';
+import { withoutParts } from './helpers/status-body.js';
 import { tempDir } from './helpers/tmp.js';
 import { waitFor } from './helpers/wait.js';
 
@@ -16,7 +17,8 @@ describe('agent over the in-memory bus', () => {
     const t = await startMemoryAgent();
     try {
       const status = await t.client.call('status', {});
-      assert.deepEqual(status, { ok: true, body: `{"sketches":{},"version":"${VERSION}"}` });
+      assert.ok(status.ok);
+      assert.deepEqual(withoutParts(status.body), { sketches: {}, version: VERSION });
       for (const command of commandNames) {
         const reply = await t.client.callRaw(command, '{test}', 5000);
         assert.equal(reply.ok, false, command);

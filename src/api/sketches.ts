@@ -2,7 +2,7 @@
 
 import { fileName, httpUrl } from './fields.js';
 import { updateOutcomeSchema, type UpdateOutcome } from './update.js';
-import { fixedObject, int, nullable, nullValue, object, oneOf, optional, record, refine, str, text, ValidationError } from './schema.js';
+import { bool, fixedObject, int, nullable, nullValue, object, oneOf, optional, record, refine, str, text, ValidationError } from './schema.js';
 
 export const statusRequests = {
   status: object({}),
@@ -44,12 +44,28 @@ export interface SketchStatus {
   signal?: string | null;
 }
 
+/** Which optional parts of the system the agent found (it never installs any of them): a
+ * container engine answering at docker_host, NetworkManager on the system D-Bus, the nats-server
+ * program, and dpkg with apt-get. A part whose check has not answered counts as absent. */
+export interface PartsPresent {
+  containers: boolean;
+  network_manager: boolean;
+  nats_server: boolean;
+  apt: boolean;
+}
+
+export type PartName = keyof PartsPresent;
+
+export const partNames: readonly PartName[] = ['containers', 'network_manager', 'nats_server', 'apt'];
+
 export interface StatusBody {
   sketches: Record<string, SketchStatus>;
   /** Beyond the Go agent: the running agent's version. */
   version?: string;
   /** Beyond the Go agent: the last self-update, once there was one (see `update`). */
   update?: UpdateOutcome;
+  /** Beyond the Go agent: the optional parts present on the device. */
+  parts?: PartsPresent;
 }
 
 /** The body of `status` and of the B/status stream; built on first use (see aptAnswerSchemas). */
@@ -67,6 +83,14 @@ export function statusBodySchema() {
     sketches: record(sketchStatus),
     version: optional(text()),
     update: optional(updateOutcomeSchema()),
+    parts: optional(
+      fixedObject({
+        containers: bool(),
+        network_manager: bool(),
+        nats_server: bool(),
+        apt: bool(),
+      }),
+    ),
   });
 }
 

@@ -8,7 +8,7 @@
 
 import { formatInfo } from './answer.js';
 import type { RegisterPayload } from './register.js';
-import { anyJson, fixedObject, int, listOf, optional, record, str, text, type Schema } from './schema.js';
+import { anyJson, fixedObject, int, listOf, oneOf, optional, record, str, text, type Schema } from './schema.js';
 import type { ShadowUpdate } from './shadow.js';
 import { statusBodySchema, type StatusBody } from './sketches.js';
 import { topics } from './topics.js';
@@ -42,6 +42,35 @@ export interface OutboxDropped {
   messages: number;
 }
 
+/** B/presence, retained: whether the device has a broker session now. `online` is published when
+ * each session begins; `offline` is the session's last will, and what a clean stop says itself. */
+export type Presence =
+  | {
+      state: 'online';
+      /** The running agent's version. */
+      version: string;
+      /** The device's host name. */
+      host: string;
+      /** When this broker session began (ISO 8601, UTC): a reconnection moves it. */
+      since: string;
+    }
+  | { state: 'offline' };
+
+/** Either shape of B/presence. */
+function presenceSchema(): Schema<Presence> {
+  const online = fixedObject({
+    state: oneOf('online'),
+    version: text("The running agent's version."),
+    host: text("The device's host name."),
+    since: text('When this broker session began (ISO 8601, UTC); a reconnection moves it.'),
+  });
+  const offline = fixedObject({ state: oneOf('offline') });
+  return {
+    json: { oneOf: [online.json, offline.json] },
+    parse: (value, at) => ((value as { state?: unknown } | null)?.state === 'offline' ? offline.parse(value, at) : online.parse(value, at)),
+  };
+}
+
 export interface StreamPayloads {
   /** System uptime in seconds, 2 decimals. */
   heartbeat: string;
@@ -54,6 +83,7 @@ export interface StreamPayloads {
   register: RegisterPayload;
   'shadow/update': ShadowUpdate;
   'outbox/dropped': OutboxDropped;
+  presence: Presence;
 }
 
 export type StreamName = keyof StreamPayloads;
@@ -128,6 +158,13 @@ export const streams: { [S in StreamName]: StreamSpec<StreamPayloads[S]> } = {
         messages: int({ min: 0 }),
       }),
     description: 'Once the broker is back, when the offline queue was full while it was away and dropped its oldest messages: how many, and their bytes as queued (topic, payload and 19 bytes of framing each).',
+  },
+  presence: {
+    topic: topics.presence,
+    format: 'json',
+    schema: presenceSchema,
+    description: 'Retained. `online` when each broker session begins; `offline` is the session\'s last will (the broker publishes it when the connection dies) and what a clean stop publishes itself.',
+    retained: true,
   },
 };
 

@@ -22,6 +22,7 @@ export const topics = {
   aptProgress: (base: string) => `${base}/apt/progress`,
   containersProgress: (base: string) => `${base}/containers/progress`,
   outboxDropped: (base: string) => `${base}/outbox/dropped`,
+  presence: (base: string) => `${base}/presence`,
 };
 
 /** The sketch id of a `B/sketches/<id>/stdin` topic, or undefined for any other topic. */

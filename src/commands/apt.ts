@@ -8,6 +8,7 @@ import { Feature, type CommandTable } from '../feature.js';
 import { errorMessage } from '../log.js';
 import { PackageIndex, type PackageRecord } from '../system/apt-cache.js';
 import { AptGet, type AptAction } from '../system/apt-get.js';
+import { findExecutable } from '../system/executables.js';
 
 /** B/<command>/post → the method of AptFeature that answers it. */
 export const aptCommands = {
@@ -60,6 +61,13 @@ export class AptFeature extends Feature<AptOptions> {
     timeoutMs: this.options.changeTimeoutMs,
   });
   private runs = 0;
+
+  /** Whether dpkg and apt-get are installed (for status's optional parts). */
+  async aptPresent(): Promise<boolean> {
+    const env = this.options.env ?? process.env;
+    const [dpkg, aptGet] = await Promise.all([findExecutable('dpkg', [], env), findExecutable('apt-get', [], env)]);
+    return dpkg !== undefined && aptGet !== undefined;
+  }
 
   async get(request: RequestOf<'apt/get'>): Promise<AnswerOf<'apt/get'>> {
     return { packages: (await this.query(() => this.index.get(request.package))).map(toWirePackage) };

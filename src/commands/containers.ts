@@ -9,6 +9,7 @@ import { Feature, type CommandTable } from '../feature.js';
 import { errorMessage } from '../log.js';
 import { DockerConfigFile, defaultDockerConfigPath, registryOf, type RegistryCredentials } from '../system/docker-config.js';
 import { DockerEngine, EngineError, EngineUnavailableError, resolveDockerEndpoint, type PullEvent } from '../system/docker.js';
+import { pingEngine } from '../system/docker-ping.js';
 
 /** B/<command>/post → the method of ContainersFeature that answers it. */
 export const containerCommands = {
@@ -35,12 +36,18 @@ type ActionRequest = RequestOf<'containers/action'>;
 
 export class ContainersFeature extends Feature<ContainersOptions> {
   readonly name = 'containers';
-  private readonly engine = new DockerEngine(resolveDockerEndpoint(this.options.socketPath), this.deps.log, {
+  private readonly endpoint = resolveDockerEndpoint(this.options.socketPath);
+  private readonly engine = new DockerEngine(this.endpoint, this.deps.log, {
     callTimeoutMs: this.options.engineCallTimeoutMs,
     pullTimeoutMs: this.options.pullTimeoutMs,
   });
   private readonly credentials = new DockerConfigFile(this.options.dockerConfigPath, this.deps.log);
   private readonly lastProgress = new Map<string, number>();
+
+  /** Whether an engine answers at the socket now (for status's optional parts). */
+  engineAnswers(timeoutMs?: number): Promise<boolean> {
+    return pingEngine(this.endpoint, timeoutMs);
+  }
 
   ps(request: RequestOf<'containers/ps'>): Promise<AnswerOf<'containers/ps'>> {
     return this.engine.listContainers(request.id);

@@ -8,6 +8,7 @@ import { Feature, type CommandTable } from '../feature.js';
 import { errorMessage } from '../log.js';
 import { DiskReader, type DiskUsage } from '../system/disks.js';
 import { readMeminfo, type MemoryReading } from '../system/meminfo.js';
+import { busNameHasOwner } from '../system/dbus-name.js';
 import { DEFAULT_NETWORK_TIMEOUT_MS, readNetwork } from '../system/network-manager.js';
 import { toWireNetwork } from './stats-network.js';
 
@@ -40,6 +41,11 @@ export class StatsFeature extends Feature<StatsOptions> {
     statfsTimeoutMs: this.options.statfsTimeoutMs,
     onSkipped: (mountPoint, reason) => this.deps.log.debug(`disk ${mountPoint} left out: ${reason}`),
   });
+
+  /** Whether NetworkManager is on the bus now (for status's optional parts). */
+  networkManagerPresent(timeoutMs?: number): Promise<boolean> {
+    return busNameHasOwner('org.freedesktop.NetworkManager', { busAddress: this.options.systemBusAddress, timeoutMs, log: this.deps.log });
+  }
 
   stats(): Promise<AnswerOf<'stats'>> {
     this.inFlight ??= this.read().finally(() => {

@@ -7,6 +7,7 @@ import type { IClientOptions } from 'mqtt';
 import { ConfigError } from '../errors.js';
 import { errorMessage } from '../log.js';
 import type { MqttVersion } from '../settings.js';
+import type { Will } from './message-bus.js';
 
 export interface ConnectionSettings {
   /** A host name (→ mqtts://host:8883 with the device certificate) or a URL with a scheme. */
@@ -24,6 +25,8 @@ export interface ConnectionSettings {
   debugMqtt?: boolean;
   /** After the first failed attempt of each kind, at most one line this often (default 60 s). */
   failureLogIntervalMs?: number;
+  /** Sent with every CONNECT, over MQTT 5 and 3.1.1 alike. */
+  will?: Will;
 }
 
 export interface ResolvedBroker {
@@ -64,6 +67,11 @@ export function resolveBroker(settings: ConnectionSettings): ResolvedBroker {
     // heap for the agent's whole life) to save one tiny allocation per packet id.
     writeCache: false,
   };
+  if (settings.will) {
+    const { topic, payload, qos, retain } = settings.will;
+    // No MQTT 5 will delay: the broker publishes it as soon as it sees the session gone.
+    options.will = { topic, payload: typeof payload === 'string' ? Buffer.from(payload) : payload, qos, retain };
+  }
   if (settings.username !== undefined) options.username = settings.username;
   if (settings.password !== undefined) options.password = settings.password;
 

@@ -1,7 +1,8 @@
 // The one MQTT session of the device: connects (plain, TLS or mutual TLS) with MQTT 5 or 3.1.1,
 // reconnects forever with capped exponential back-off, logs why attempts fail (rate-limited),
 // re-subscribes after every (re)connection, and dispatches incoming messages to the handler of the
-// subscription they match.
+// subscription they match. It carries its owner's last will (ConnectionSettings.will) on every
+// CONNECT and says when each session began (sessionStart, then 'connect').
 
 import { EventEmitter } from 'node:events';
 import mqtt, { type IClientPublishOptions, type IPublishPacket, type MqttClient } from 'mqtt';
@@ -63,6 +64,7 @@ export class MqttConnection extends EventEmitter implements MessageBus {
   private reconnectTimer: NodeJS.Timeout | undefined;
   private stopped = false;
   private writesHeld = false;
+  private started: Date | undefined;
 
   constructor(private readonly settings: ConnectionSettings, private readonly log: Logger) {
     super();
@@ -78,6 +80,10 @@ export class MqttConnection extends EventEmitter implements MessageBus {
 
   get connected(): boolean {
     return this.client?.connected ?? false;
+  }
+
+  get sessionStart(): Date | undefined {
+    return this.started;
   }
 
   /** The MQTT version of the session (4 is 3.1.1), or of the next attempt while there is none. */
@@ -112,6 +118,7 @@ export class MqttConnection extends EventEmitter implements MessageBus {
       this.stableTimer = setTimeout(() => (this.delayMs = this.backoff.initialMs), stableSessionMs);
       this.stableTimer.unref?.();
       this.attempt.session = true;
+      this.started = new Date();
       const failed = this.failures.recovered();
       this.log.info(`connected to ${shownUrl} (MQTT ${versionName(this.protocolVersion)})${failed ? ` after ${failed} failed attempts` : ''}`);
       this.emit('status', `connected to ${shownUrl} (MQTT ${versionName(this.protocolVersion)})`);
@@ -128,6 +135,7 @@ export class MqttConnection extends EventEmitter implements MessageBus {
       this.log.debug(`connection error: ${errorMessage(err)}`);
     });
     client.on('close', () => {
+      if (client === this.client) this.started = undefined;
       if (this.stableTimer) clearTimeout(this.stableTimer);
       this.stableTimer = undefined;
       this.writes.flush();
@@ -257,7 +265,9 @@ export class MqttConnection extends EventEmitter implements MessageBus {
   async unsubscribe(filter: string): Promise<void> {
     this.subscriptions.delete(filter);
     this.wildcards.delete(filter);
-    if (this.client?.connected) await this.client.unsubscribeAsync(filter);
+    // The filter's messages stop here at once; the broker's UNSUBACK is not waited for, so that a
+    // broker that stopped answering cannot hold up a stop (until the keep-alive gave up, 45 s).
+    if (this.client?.connected) this.client.unsubscribeAsync(filter).catch((err: unknown) => this.log.debug(`unsubscribe ${filter}: ${errorMessage(err)}`));
   }
 
   async publish(topic: string, payload: string | Buffer, options: PublishOptions = {}): Promise<void> {
@@ -310,6 +320,7 @@ export class MqttConnection extends EventEmitter implements MessageBus {
     this.reconnectTimer = undefined;
     const client = this.client;
     this.client = undefined;
+    this.started = undefined;
     if (!client) return;
     if (!client.connected) {
       await client.endAsync(true);
@@ -319,7 +330,13 @@ export class MqttConnection extends EventEmitter implements MessageBus {
     let timer: NodeJS.Timeout | undefined;
     const graceful = client.endAsync(false);
     const timedOut = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), 2000)));
-    if ((await Promise.race([graceful, timedOut])) === 'timeout') await client.endAsync(true);
+    if ((await Promise.race([graceful, timedOut])) === 'timeout') {
+      // MQTT.js ignores a second end() once one is under way: the socket is closed here, without
+      // a DISCONNECT, so the broker also publishes the will (what was not acknowledged may not
+      // have reached anyone).
+      const stream = client.stream;
+      if (stream && !stream.destroyed) await new Promise((resolve) => stream.once('close', resolve).destroy());
+    }
     clearTimeout(timer);
   }
 }

@@ -19,6 +19,15 @@ export interface PublishOptions {
   userProperties?: Record<string, string>;
 }
 
+/** The message the broker publishes for this client when its session ends without a DISCONNECT
+ * (killed process, lost link). The bus knows it as bytes; what it says is its owner's business. */
+export interface Will {
+  topic: string;
+  payload: string | Buffer;
+  qos: 0 | 1;
+  retain: boolean;
+}
+
 export interface MessageBus {
   /** Resolves once the broker acknowledged it (QoS 1), or once it is written (QoS 0). */
   publish(topic: string, payload: string | Buffer, options?: PublishOptions): Promise<void>;
@@ -26,6 +35,9 @@ export interface MessageBus {
   subscribe(filter: string, handler: MessageHandler): Promise<void>;
   unsubscribe(filter: string): Promise<void>;
   readonly connected: boolean;
+  /** When the current session began (the broker accepted it); undefined while there is none.
+   * 'connect' is emitted once per session, after this is set and subscriptions are back. */
+  readonly sessionStart: Date | undefined;
   on(event: 'connect' | 'offline', listener: () => void): this;
   off(event: 'connect' | 'offline', listener: () => void): this;
 }

@@ -3,10 +3,12 @@
 
 import { randomBytes } from 'node:crypto';
 import { Agent, type AgentOptions } from '../../src/agent.js';
+import { baseTopic } from '../../src/api.js';
 import { ConnectorClient } from '../../src/client.js';
 import { createLogger } from '../../src/log.js';
 import { MemoryBroker, type MemoryBus } from '../../src/mqtt/memory-bus.js';
 import { defaultSettings, type Settings } from '../../src/settings.js';
+import { presenceWill } from '../../src/streams/presence.js';
 import { tempDir } from './tmp.js';
 
 export interface MemoryAgent {
@@ -39,7 +41,8 @@ export async function startMemoryAgent(overrides: Partial<Settings> = {}, extra:
   const logs: string[] = [];
   const log = createLogger({ level: 'debug', write: (line) => void logs.push(line) });
   const broker = new MemoryBroker();
-  const bus = broker.client();
+  // The will the agent gives its own MQTT connection.
+  const bus = broker.client({ will: presenceWill(baseTopic(settings.base_topic, settings.id)) });
   const agent = new Agent({ settings, log, bus, ...extra });
   await agent.start();
   const clientBus = broker.client();

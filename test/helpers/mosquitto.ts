@@ -23,6 +23,8 @@ export interface Broker {
   stop(): Promise<void>;
   /** Starts it again on the same port (after stop()). */
   start(): Promise<void>;
+  /** Sends a signal to the running broker (SIGSTOP: a broker that hangs, SIGCONT: back). */
+  signal(signal: NodeJS.Signals): void;
   close(): Promise<void>;
 }
 
@@ -85,6 +87,7 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Br
     log: () => output,
     stop,
     start,
+    signal: (signal) => void child?.kill(signal),
     close: async () => {
       await stop();
       await dir.remove();

@@ -11,6 +11,7 @@ import type { StatusBody } from '../../src/api.js';
 import { readUpdateState, writeUpdateState, type UpdateState } from '../../src/update/releases.js';
 import { VERSION } from '../../src/version.js';
 import { startMemoryAgent } from '../helpers/memory-agent.js';
+import { withoutParts } from '../helpers/status-body.js';
 import { tempDir } from '../helpers/tmp.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -47,7 +48,7 @@ describe('update', () => {
       assert.equal(ftp.ok, false);
       const notBase64 = await t.client.callRaw('update', '{"url":"http://127.0.0.1:1/r.tar.gz","signature":"not base64!"}');
       assert.match(notBase64.ok ? '' : notBase64.message, /signature.*not base64/);
-      assert.deepEqual(await statusOf(t.client), { sketches: {}, version: VERSION });
+      assert.deepEqual(withoutParts(await statusOf(t.client)), { sketches: {}, version: VERSION });
     } finally {
       await t.stop();
     }
