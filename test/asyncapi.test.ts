@@ -19,6 +19,7 @@ import { seedSourcesList } from './helpers/apt-fixtures.js';
 import { createLocalAptRepo, type LocalAptRepo } from './helpers/apt-repo.js';
 import { startDockerEngine, SLEEPER_CMD, type TestDockerEngine } from './helpers/docker-engine.js';
 import { startHttpServer, type TestHttpServer } from './helpers/http-server.js';
+import { AP_SEC_KEY_MGMT_PSK, DeviceState, startDbusDaemon, startNetworkManagerMock, type DbusDaemon, type NetworkManagerMock } from './helpers/dbusmock.js';
 import { startMosquitto, type Broker } from './helpers/mosquitto.js';
 import { makeKeyPair, signFile } from './helpers/signing.js';
 import { tempDir } from './helpers/tmp.js';
@@ -93,6 +94,8 @@ describe('the live agent publishes only what docs/asyncapi.yaml declares', () =>
   let server: TestHttpServer;
   let repo: LocalAptRepo;
   let t: TestAgent;
+  let bus: DbusDaemon;
+  let nm: NetworkManagerMock;
   let signed: (name: string, content: string) => Promise<string>;
   const savedAptConfig = process.env.APT_CONFIG;
   const aptPackage = `ac-asyncapi-${randomBytes(3).toString('hex')}`;
@@ -121,16 +124,29 @@ describe('the live agent publishes only what docs/asyncapi.yaml declares', () =>
     process.env.APT_CONFIG = repo.env.APT_CONFIG;
     engine = await startDockerEngine();
     broker = await startMosquitto();
+    bus = await startDbusDaemon();
+    nm = await startNetworkManagerMock(bus);
+    await nm.keepAddedSettings();
+    const wlan = await nm.addWiFiDevice('wlan0', 'wlp2s0', DeviceState.DISCONNECTED);
+    await nm.addAccessPoint(wlan, 'ap0', { ssid: 'Lab', hwAddress: 'de:ad:be:ef:00:01', mode: 2, frequency: 2437, maxBitrate: 130000, strength: 67, security: AP_SEC_KEY_MGMT_PSK });
+    await nm.addEthernetDevice('eth0', 'enp1s0', DeviceState.ACTIVATED);
     t = await startTestAgent(
       broker.url,
       { signature_key: keys.publicKeyPath, apt_config_dir: aptDir, heartbeat_interval: 1 },
-      { featureOptions: { containers: { socketPath: engine.socketPath, dockerConfigPath: join(work.path, 'docker/config.json'), progressIntervalMs: 0 } } },
+      {
+        featureOptions: {
+          containers: { socketPath: engine.socketPath, dockerConfigPath: join(work.path, 'docker/config.json'), progressIntervalMs: 0 },
+          network: { systemBusAddress: bus.address },
+        },
+      },
     );
     await t.client.follow(`${t.agent.base}/#`, (topic, payload) => void seen.push({ topic, payload: Buffer.from(payload) }));
   });
 
   after(async () => {
     await t?.stop();
+    await nm?.stop();
+    await bus?.close();
     await broker?.close();
     await engine?.close();
     await server?.close();
@@ -216,6 +232,13 @@ describe('the live agent publishes only what docs/asyncapi.yaml declares', () =>
     await valid('containers/action', { action: 'remove', id: `${name}-2` });
     await send('containers/action', { action: 'start', id: `${name}-2` });
     await send('containers/action', { action: 'fly' });
+    // network: a profile added and one NetworkManager cannot place, and requests that are not ones
+    await valid('wifi', { ssid: 'Lab', password: 'correct horse' });
+    await valid('ethernet', { method: 'manual', address: '192.168.7.2', prefix: 24, gateway: '192.168.7.1', dns: ['192.168.7.1'] });
+    await send('wifi', { ssid: 'Nowhere', password: 'correct horse' });
+    await send('wifi', { ssid: 'Lab', password: 'short' });
+    await send('ethernet', {});
+
     // update: a release that is not there, and a request that is not one
     await send('update', { url: server.url('/missing.tar.gz'), signature: 'QUJD' });
     await send('update', { url: 'ftp://x/y' });
