@@ -9,16 +9,7 @@ import { Feature, type CommandTable } from '../feature.js';
 import { SerialQueue } from '../lib/serial-queue.js';
 import { NotFoundError } from '../errors.js';
 import { NM_DEVICE_TYPE_ETHERNET, NM_DEVICE_TYPE_WIFI, withNetworkManager } from '../system/network-manager.js';
-import {
-  applyProfile,
-  findAccessPoint,
-  findDevice,
-  wantsSae,
-  wifiSettings,
-  wiredSettings,
-  type AppliedConnection,
-  type WiredProfile,
-} from '../system/network-manager-settings.js';
+import type { AppliedConnection, WiredProfile } from '../system/network-manager-settings.js';
 import { quoteValue } from '../text.js';
 
 /** B/<command>/post → the method of NetworkFeature that answers it. */
@@ -37,6 +28,10 @@ export interface NetworkOptions {
 }
 
 const DEFAULT_TIMEOUT_MS = 20_000;
+
+/** The settings side is loaded on the first request: most devices never change their network
+ * through the agent, and its code would otherwise sit in memory for the agent's whole life. */
+const settingsSide = () => import('../system/network-manager-settings.js');
 
 function answerOf(applied: AppliedConnection): NetworkConnectionResult {
   return { connection: applied.connection, active_connection: applied.activeConnection, interface: applied.interfaceName, action: applied.action };
@@ -57,6 +52,7 @@ export class NetworkFeature extends Feature<NetworkOptions> {
 
   async wifi(request: RequestOf<'wifi'>): Promise<AnswerOf<'wifi'>> {
     const hidden = request.hidden === true;
+    const { applyProfile, findAccessPoint, findDevice, wantsSae, wifiSettings } = await settingsSide();
     const applied = await this.change(async (bus, dbus) => {
       const device = await findDevice(bus, NM_DEVICE_TYPE_WIFI, request.interface);
       const ap = await findAccessPoint(bus, device.path, request.ssid);
@@ -75,6 +71,7 @@ export class NetworkFeature extends Feature<NetworkOptions> {
 
   async ethernet(request: RequestOf<'ethernet'>): Promise<AnswerOf<'ethernet'>> {
     const wanted = ethernetSettingsOf(request);
+    const { applyProfile, findDevice, wiredSettings } = await settingsSide();
     const applied = await this.change(async (bus, dbus) => {
       const device = await findDevice(bus, NM_DEVICE_TYPE_ETHERNET, wanted.interface);
       return applyProfile(bus, dbus, { device, settings: wiredSettings(wiredProfile(wanted), device.interfaceName), specificObject: '/' });
