@@ -3,6 +3,7 @@
 // so the agent can tell a sketch it started in an earlier run from a stranger with the same pid.
 
 import { readFile } from 'node:fs/promises';
+import { startTicksOf } from '../system/process-start.js';
 
 export interface ProcessIdentity {
   pid: number;
@@ -12,22 +13,6 @@ export interface ProcessIdentity {
 
 async function bootId(): Promise<string> {
   return (await readFile('/proc/sys/kernel/random/boot_id', 'utf8')).trim();
-}
-
-/** The start time of `pid` in clock ticks since boot; undefined once it is gone (or a zombie). */
-async function startTicksOf(pid: number): Promise<number | undefined> {
-  let stat: string;
-  try {
-    stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-  } catch {
-    return undefined;
-  }
-  // The command name in parentheses may itself hold spaces and parentheses: fields follow the last ')'.
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  // fields[0] is field 3 (state), so field 22 (starttime) is fields[19].
-  if (fields[0] === 'Z' || fields[0] === 'X') return undefined;
-  const ticks = Number(fields[19]);
-  return Number.isFinite(ticks) ? ticks : undefined;
 }
 
 export async function identify(pid: number): Promise<ProcessIdentity | undefined> {

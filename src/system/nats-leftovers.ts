@@ -5,24 +5,10 @@
 // so it cannot hold the port the new one needs.
 
 import { readdir, readFile } from 'node:fs/promises';
+import { startTicksOf } from './process-start.js';
 
 const namePrefix = 'arduino-connector-bus-';
 const namePattern = /^arduino-connector-bus-(\d+)-(\d+)$/;
-
-/** The start time of `pid` in clock ticks since boot; undefined once it is gone (or a zombie). */
-async function startTicksOf(pid: number): Promise<number | undefined> {
-  let stat: string;
-  try {
-    stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-  } catch {
-    return undefined;
-  }
-  // The command name in parentheses may hold spaces and parentheses: fields follow the last ')'.
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  if (fields[0] === 'Z' || fields[0] === 'X') return undefined;
-  const ticks = Number(fields[19]);
-  return Number.isFinite(ticks) ? ticks : undefined;
-}
 
 /** The --server_name of the nats-server this process starts. */
 export async function ownServerName(): Promise<string> {
