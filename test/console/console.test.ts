@@ -1,0 +1,166 @@
+// The web console end to end: a real mosquitto with a WebSocket listener, two real agents, the
+// console built by Vite and served by its own server, driven in Debian's chromium. Sketches are
+// real signed programs fetched from a real HTTP server.
+
+import assert from 'node:assert/strict';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import type { Browser, Page } from 'playwright-core';
+import { startConsoleServer, type ConsoleServer } from '../../src/console/server.js';
+import { startTestAgent, type TestAgent } from '../helpers/agent.js';
+import { buildConsole, launchChromium, screenshotDir } from '../helpers/console.js';
+import { startHttpServer, type TestHttpServer } from '../helpers/http-server.js';
+import { startMosquitto, type Broker } from '../helpers/mosquitto.js';
+import { freePort } from '../helpers/net.js';
+import { makeKeyPair, signFile, type TestKeyPair } from '../helpers/signing.js';
+import { tempDir } from '../helpers/tmp.js';
+
+const token = 'console-test-token';
+// Heartbeats every second and offline after three missed: the kill case takes seconds, not 45.
+const STALE_AFTER_SECONDS = 3;
+
+let work: { path: string; remove(): Promise<void> };
+let broker: Broker;
+let wsPort: number;
+let www: TestHttpServer;
+let keys: TestKeyPair;
+let agents: TestAgent[] = [];
+let server: ConsoleServer;
+let browser: Browser;
+let page: Page;
+let shots: string;
+
+async function publishSketch(name: string, body: string): Promise<string> {
+  const file = join(work.path, 'www', name);
+  await writeFile(file, `#!/bin/sh\n${body}\n`);
+  await signFile(keys.privateKeyPath, file);
+  return www.url(`/${name}`);
+}
+
+const row = (id: string) => page.locator(`[data-device="${id}"]`);
+const sketchRow = (id: string) => page.locator(`tr[data-sketch="${id}"]`);
+
+describe('web console', { concurrency: false }, () => {
+  before(async () => {
+    work = await tempDir('ac-console-');
+    const appDir = join(work.path, 'app');
+    wsPort = await freePort();
+    const [, b, k] = await Promise.all([
+      buildConsole(appDir),
+      startMosquitto({ extraConfig: [`listener ${wsPort} 127.0.0.1`, 'protocol websockets'] }),
+      makeKeyPair(work.path),
+      writeFile(join(work.path, 'placeholder'), ''),
+    ]);
+    broker = b;
+    keys = k;
+    const { mkdir } = await import('node:fs/promises');
+    await mkdir(join(work.path, 'www'));
+    www = await startHttpServer({ folder: join(work.path, 'www'), token });
+    for (const name of ['alpha', 'beta']) {
+      agents.push(
+        await startTestAgent(broker.url, {
+          id: `console-${name}-${process.pid}`,
+          heartbeat_interval: 1,
+          signature_key: keys.publicKeyPath,
+        }),
+      );
+    }
+    server = await startConsoleServer({
+      root: appDir,
+      port: 0,
+      config: { brokerUrl: `ws://127.0.0.1:${wsPort}`, baseTopic: '$aws/things/{id}', staleAfterSeconds: STALE_AFTER_SECONDS },
+    });
+    browser = await launchChromium();
+    page = await browser.newPage({ viewport: { width: 1100, height: 760 } });
+    page.setDefaultTimeout(20_000);
+    shots = await screenshotDir();
+  });
+
+  after(async () => {
+    await browser?.close();
+    await server?.close();
+    for (const a of agents) await a.stop().catch(() => {});
+    await www?.close();
+    await broker?.close();
+    await work?.remove();
+  });
+
+  it('lists both agents online, with their version and running sketch count', async () => {
+    await page.goto(server.url);
+    for (const a of agents) {
+      await row(a.settings.id).and(page.locator('[data-state="online"]')).waitFor();
+      await row(a.settings.id).locator('[data-testid="running"]', { hasText: '0' }).waitFor();
+    }
+    assert.match(await page.getByTestId('connection').innerText(), /connected \(MQTT 5\)/);
+    await page.getByTestId('fleet-summary').filter({ hasText: '2 devices, 2 online' }).waitFor();
+    // The filter narrows the list to one device.
+    await page.getByRole('searchbox').fill('beta');
+    await page.getByTestId('fleet-summary').filter({ hasText: '1 devices, 1 online' }).waitFor();
+    assert.equal(await row(agents[0]!.settings.id).count(), 0);
+    await page.getByRole('searchbox').fill('');
+    await page.screenshot({ path: join(shots, 'fleet.png') });
+  });
+
+  it('deploys a signed sketch by URL, shows its output in the terminal and sends typed input to it', async () => {
+    const alpha = agents[0]!;
+    const url = await publishSketch('echo', 'echo ready\nwhile read line; do echo "got:$line"; done');
+    await row(alpha.settings.id).click();
+    await page.getByRole('heading', { name: alpha.settings.id }).waitFor();
+    await page.getByLabel('Program URL').fill(url);
+    await page.getByLabel('Name').fill('echo');
+    await page.getByLabel('Token').fill(token);
+    await page.getByRole('button', { name: 'Deploy' }).click();
+    await page.getByTestId('deploy-answer').filter({ hasText: /Sketch started with PID \d+/ }).waitFor();
+    await sketchRow('echo').getByTestId('sketch-state').filter({ hasText: 'RUNNING' }).waitFor();
+    await sketchRow('echo').getByRole('button', { name: 'terminal' }).click();
+    const terminal = page.locator('[data-testid="terminal"][data-sketch="echo"] .xterm-rows');
+    await terminal.waitFor();
+    await page.locator('[data-testid="terminal"] textarea').focus();
+    await page.keyboard.type('hello-console');
+    await page.keyboard.press('Enter');
+    await terminal.filter({ hasText: 'got:hello-console' }).waitFor();
+    await page.screenshot({ path: join(shots, 'device-sketches.png'), fullPage: true });
+  });
+
+  it('STOP, START and DELETE change the table, each answer shown on its row', async () => {
+    const answer = page.getByTestId('answer-echo');
+    await sketchRow('echo').getByRole('button', { name: 'STOP' }).click();
+    await sketchRow('echo').getByTestId('sketch-state').filter({ hasText: 'STOPPED' }).waitFor();
+    await answer.filter({ hasText: 'successfully performed STOP on sketch echo' }).waitFor();
+    await sketchRow('echo').getByRole('button', { name: 'START' }).click();
+    await sketchRow('echo').getByTestId('sketch-state').filter({ hasText: 'RUNNING' }).waitFor();
+    await sketchRow('echo').getByRole('button', { name: 'PAUSE' }).click();
+    await sketchRow('echo').getByTestId('sketch-state').filter({ hasText: 'PAUSED' }).waitFor();
+    await sketchRow('echo').getByRole('button', { name: 'DELETE' }).click();
+    await sketchRow('echo').waitFor({ state: 'detached' });
+  });
+
+  it('shows an ERROR: answer where the command was given', async () => {
+    await page.getByLabel('Program URL').fill(www.url('/missing'));
+    await page.getByLabel('Name').fill('missing');
+    await page.getByRole('button', { name: 'Deploy' }).click();
+    const answer = page.getByTestId('deploy-answer');
+    await answer.filter({ hasText: 'ERROR: download failed: HTTP 404' }).waitFor();
+    assert.equal(await answer.getAttribute('role'), 'alert');
+    await page.screenshot({ path: join(shots, 'device-error.png'), fullPage: true });
+  });
+
+  it('draws memory and disk over the session on the stats tab', async () => {
+    await page.getByRole('tab', { name: 'stats' }).click();
+    await page.locator('[data-testid="chart-memory used"] polyline').waitFor();
+    assert.match(await page.locator('figure.chart figcaption').first().innerText(), /memory used: \d+\.\d %/);
+  });
+
+  it('shows a device whose agent stopped as offline once its heartbeats stop', async () => {
+    const beta = agents[1]!;
+    await page.goto(`${server.url}#/`);
+    await row(beta.settings.id).and(page.locator('[data-state="online"]')).waitFor();
+    await beta.stop();
+    agents = agents.filter((a) => a !== beta);
+    await row(beta.settings.id).and(page.locator('[data-state="offline"]')).waitFor();
+    await row(agents[0]!.settings.id).and(page.locator('[data-state="online"]')).waitFor();
+    await page.setViewportSize({ width: 390, height: 760 });
+    await page.screenshot({ path: join(shots, 'fleet-phone.png') });
+  });
+});
