@@ -100,7 +100,7 @@ describe('the release tarball', () => {
     assert.match(result.node, /^v24\./);
 
     const data = join(work.path, 'local-data');
-    const local = startProcess(launcher, ['local', '--data', data, '--mqtt-port', '0', '--ws-port', '0'], { cwd: work.path });
+    const local = startProcess(launcher, ['local', '--data', data, '--mqtt-port', '0', '--ws-port', '0', '--console-port', '0'], { cwd: work.path });
     try {
       await waitFor(() => /running in local mode/.test(local.stdout()), 'the local-mode banner', 20_000);
       for (const command of ['status', 'stats']) {

@@ -20,21 +20,25 @@ export function staleAfterFlag(value: string | true | undefined): number {
 }
 
 /** Starts the console server for `config`; a missing build or a bad option is a ConfigError. */
-export async function serveConsole(config: ConsoleConfig, port: number): Promise<ConsoleServer> {
+export async function serveConsole(config: ConsoleConfig, port: number, dir?: string): Promise<ConsoleServer> {
   try {
     validateConsoleConfig(config);
   } catch (err) {
     throw new ConfigError((err as Error).message);
   }
-  const root = defaultConsoleRoot();
+  const root = dir ?? defaultConsoleRoot();
   if (!root) throw new ConfigError('console: the web app is not built (run npm run build)');
   return startConsoleServer({ root, config, port });
+}
+
+function consoleDirFlag(flags: Record<string, string | true>): string | undefined {
+  return typeof flags['console-dir'] === 'string' ? flags['console-dir'] : undefined;
 }
 
 export async function runConsole(flags: Record<string, string | true>, port: number): Promise<void> {
   const broker = typeof flags.broker === 'string' ? flags.broker : `ws://127.0.0.1:${DEFAULT_LOCAL_WS_PORT}`;
   const baseTopic = typeof flags['base-topic'] === 'string' ? flags['base-topic'] : DEFAULT_BASE_TOPIC;
-  const server = await serveConsole({ brokerUrl: broker, baseTopic, staleAfterSeconds: staleAfterFlag(flags['stale-after']) }, port);
+  const server = await serveConsole({ brokerUrl: broker, baseTopic, staleAfterSeconds: staleAfterFlag(flags['stale-after']) }, port, consoleDirFlag(flags));
   process.stdout.write(`console: ${server.url}\n  broker: ${broker.replace(/\/\/[^@/]*@/, '//***@')}\n  base topic: ${baseTopic}\nStop it with Ctrl-C.\n`);
   const stop = () => void server.close().then(() => process.exit(0));
   process.once('SIGINT', stop);
@@ -43,7 +47,8 @@ export async function runConsole(flags: Record<string, string | true>, port: num
 
 /** Local mode's console: served when the app is built (`npm start` builds it), else left out, so
  * that local mode still runs from a checkout that only type-checks. */
-export async function serveLocalConsole(config: ConsoleConfig, port: number): Promise<ConsoleServer | undefined> {
-  if (!defaultConsoleRoot()) return undefined;
-  return serveConsole(config, port);
+export async function serveLocalConsole(config: ConsoleConfig, port: number, flags: Record<string, string | true>): Promise<ConsoleServer | undefined> {
+  const dir = consoleDirFlag(flags);
+  if (!dir && !defaultConsoleRoot()) return undefined;
+  return serveConsole(config, port, dir);
 }

@@ -23,6 +23,7 @@ const programFlags: FlagDefinition[] = [
   { name: 'ws-port', takesValue: true, help: 'local mode: MQTT over WebSocket port on 127.0.0.1 (default 9001; 0 = any free port)' },
   { name: 'console-port', takesValue: true, help: 'local mode: web console port on 127.0.0.1 (default 8080; 0 = any free port)' },
   { name: 'port', takesValue: true, help: 'console: port on 127.0.0.1 (default 8080; 0 = any free port)' },
+  { name: 'console-dir', takesValue: true, help: 'console, local mode: folder of the built web console (default: dist/console beside the program)' },
   { name: 'stale-after', takesValue: true, help: 'console: seconds without a heartbeat before a device without presence shows offline (default 45)' },
   { name: 'broker', takesValue: true, help: 'call: broker URL (default: the local mode broker of ./arduino-connector-data); console: the broker\'s ws:// or wss:// URL (default ws://127.0.0.1:9001)' },
   { name: 'device', takesValue: true, help: 'call: device id (default: the local mode device)' },
@@ -144,6 +145,7 @@ async function runLocal(args: ParsedArgs): Promise<void> {
   const consoleServer = await serveLocalConsole(
     { brokerUrl: broker.wsUrl, baseTopic: settings.base_topic, staleAfterSeconds: staleAfterFlag(args.flags['stale-after']) },
     portFlag(args, 'console-port', DEFAULT_CONSOLE_PORT),
+    args.flags,
   );
   onShutdown(log, async () => {
     await consoleServer?.close();
