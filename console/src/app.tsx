@@ -21,7 +21,7 @@ function stateText(state: SessionState): string {
 }
 
 function Login({ session, reason }: { session: Session; reason: string }) {
-  const [username, setUsername] = useState('');
+  const [username, setUsername] = useState(session.username);
   const [password, setPassword] = useState('');
   return (
     <form

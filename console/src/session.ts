@@ -56,6 +56,11 @@ export class Session {
     return () => this.stateListeners.delete(listener);
   }
 
+  /** The user name last typed, to fill the form in again after a refusal. */
+  get username(): string {
+    return this.credentials?.username ?? '';
+  }
+
   /** Connects again with the credentials the user typed. */
   login(username: string, password: string): void {
     this.credentials = { username, password };

@@ -3,8 +3,10 @@
 // real signed programs fetched from a real HTTP server.
 
 import assert from 'node:assert/strict';
-import { writeFile } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import { startConsoleServer, type ConsoleServer } from '../../src/console/server.js';
@@ -16,6 +18,7 @@ import { freePort } from '../helpers/net.js';
 import { makeKeyPair, signFile, type TestKeyPair } from '../helpers/signing.js';
 import { tempDir } from '../helpers/tmp.js';
 
+const run = promisify(execFile);
 const token = 'console-test-token';
 // Heartbeats every second and offline after three missed: the kill case takes seconds, not 45.
 const STALE_AFTER_SECONDS = 3;
@@ -50,12 +53,10 @@ describe('web console', { concurrency: false }, () => {
       buildConsole(appDir),
       startMosquitto({ extraConfig: [`listener ${wsPort} 127.0.0.1`, 'protocol websockets'] }),
       makeKeyPair(work.path),
-      writeFile(join(work.path, 'placeholder'), ''),
+      mkdir(join(work.path, 'www')),
     ]);
     broker = b;
     keys = k;
-    const { mkdir } = await import('node:fs/promises');
-    await mkdir(join(work.path, 'www'));
     www = await startHttpServer({ folder: join(work.path, 'www'), token });
     for (const name of ['alpha', 'beta']) {
       agents.push(
@@ -162,5 +163,63 @@ describe('web console', { concurrency: false }, () => {
     await row(agents[0]!.settings.id).and(page.locator('[data-state="online"]')).waitFor();
     await page.setViewportSize({ width: 390, height: 760 });
     await page.screenshot({ path: join(shots, 'fleet-phone.png') });
+  });
+});
+
+describe('web console against a broker that asks for credentials', { concurrency: false }, () => {
+  let secured: Broker;
+  let securedWs: number;
+  let dir: { path: string; remove(): Promise<void> };
+  let app: ConsoleServer;
+  let chromium: Browser;
+
+  before(async () => {
+    dir = await tempDir('ac-console-auth-');
+    const passwords = join(dir.path, 'passwords');
+    await writeFile(passwords, '');
+    await run('mosquitto_passwd', ['-b', passwords, 'operator', 'open sesame']);
+    securedWs = await freePort();
+    const appDir = join(dir.path, 'app');
+    [secured] = await Promise.all([
+      startMosquitto({ extraConfig: ['allow_anonymous false', `password_file ${passwords}`, `listener ${securedWs} 127.0.0.1`, 'protocol websockets'] }),
+      buildConsole(appDir),
+    ]);
+    // A device as the presence contract describes it: a retained B/presence, no heartbeat yet.
+    const presence = JSON.stringify({ state: 'online', version: '9.8.7', host: 'pi-kitchen', since: '2026-01-01T00:00:00Z' });
+    await run('mosquitto_pub', ['-p', String(secured.port), '-u', 'operator', '-P', 'open sesame', '-r', '-q', '1', '-t', '$aws/things/kitchen/presence', '-m', presence]);
+    app = await startConsoleServer({ root: appDir, port: 0, config: { brokerUrl: `ws://127.0.0.1:${securedWs}`, baseTopic: '$aws/things/{id}', staleAfterSeconds: 45 } });
+    chromium = await launchChromium();
+  });
+
+  after(async () => {
+    await chromium?.close();
+    await app?.close();
+    await secured?.close();
+    await dir?.remove();
+  });
+
+  it('asks for the credentials only when refused, keeps them out of the URL and storage, and lists a device by its presence', async () => {
+    const p = await chromium.newPage();
+    p.setDefaultTimeout(20_000);
+    await p.goto(app.url);
+    await p.getByRole('alert').filter({ hasText: 'the broker asks for credentials' }).waitFor();
+    await p.getByLabel('User name').fill('operator');
+    await p.getByLabel('Password').fill('wrong');
+    await p.getByRole('button', { name: 'Connect' }).click();
+    await p.getByRole('alert').filter({ hasText: 'the broker refused these credentials' }).waitFor();
+    // The user name stays filled in; the refused password does not.
+    assert.equal(await p.getByLabel('User name').inputValue(), 'operator');
+    assert.equal(await p.getByLabel('Password').inputValue(), '');
+    await p.getByLabel('Password').fill('open sesame');
+    await p.getByRole('button', { name: 'Connect' }).click();
+    await p.getByTestId('connection').filter({ hasText: 'connected' }).waitFor();
+    const kitchen = p.locator('[data-device="kitchen"][data-state="online"]');
+    await kitchen.waitFor();
+    assert.match(await kitchen.innerText(), /9\.8\.7[\s\S]*pi-kitchen/);
+    assert.doesNotMatch(p.url(), /sesame|operator/);
+    // Runs in the page, where these globals exist (the test's types have no DOM).
+    const stored = await p.evaluate('JSON.stringify([Object.entries(localStorage), Object.entries(sessionStorage), document.cookie])');
+    assert.doesNotMatch(String(stored), /sesame/);
+    await p.close();
   });
 });
