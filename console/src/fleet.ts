@@ -78,7 +78,7 @@ export class Fleet {
       const id = presenceId(topic);
       const presence = id && parsePresence(decoder.decode(payload));
       if (id && presence) this.update(id, (d) => (d.presence = presence));
-    });
+    }, 1);
     this.session.subscribe(fleetFilter(pattern, 'heartbeat'), (topic, payload) => {
       const id = heartbeatId(topic);
       if (!id) return;

@@ -40,6 +40,7 @@ export class Session {
   private readonly clientId = `console-${randomHex(6)}`;
   private readonly replyPrefix = `arduino-connector-console/${this.clientId}`;
   private readonly subscriptions = new Map<string, Set<MessageListener>>();
+  private readonly subscriptionQos = new Map<string, 0 | 1>();
   private readonly pending = new Map<string, Pending>();
   /** MQTT 3.1.1: requests waiting on an answer topic, oldest first. */
   private readonly waitingOnTopic = new Map<string, string[]>();
@@ -67,13 +68,16 @@ export class Session {
     this.open();
   }
 
-  /** Listens to a topic filter until the returned function is called. */
-  subscribe(filter: string, listener: MessageListener): () => void {
+  /** Listens to a topic filter until the returned function is called. QoS 1 for what must not be
+   * lost (retained presence arrives as one burst per device, which a broker's queue for a QoS 0
+   * subscriber may cut short). */
+  subscribe(filter: string, listener: MessageListener, qos: 0 | 1 = 0): () => void {
     let listeners = this.subscriptions.get(filter);
     if (!listeners) {
       listeners = new Set();
       this.subscriptions.set(filter, listeners);
-      if (this.state.kind === 'connected') this.client?.subscribe(filter, { qos: 0 });
+      this.subscriptionQos.set(filter, qos);
+      if (this.state.kind === 'connected') this.client?.subscribe(filter, { qos });
     }
     listeners.add(listener);
     return () => {
@@ -82,6 +86,7 @@ export class Session {
       set.delete(listener);
       if (set.size === 0) {
         this.subscriptions.delete(filter);
+        this.subscriptionQos.delete(filter);
         if (this.state.kind === 'connected') this.client?.unsubscribe(filter);
       }
     };
@@ -161,9 +166,11 @@ export class Session {
     client.on('connect', () => {
       connected = true;
       this.setState({ kind: 'connected', protocol: this.protocol });
-      const filters = [...this.subscriptions.keys(), ...this.waitingOnTopic.keys()];
-      if (this.protocol === 5) filters.push(`${this.replyPrefix}/#`);
-      if (filters.length > 0) client.subscribe(filters, { qos: 0 });
+      const filters: Record<string, { qos: 0 | 1 }> = {};
+      for (const [filter, qos] of this.subscriptionQos) filters[filter] = { qos };
+      for (const topic of this.waitingOnTopic.keys()) filters[topic] = { qos: 1 };
+      if (this.protocol === 5) filters[`${this.replyPrefix}/#`] = { qos: 1 };
+      if (Object.keys(filters).length > 0) client.subscribe(filters);
     });
     client.on('error', (err: Error & { code?: number }) => {
       if (client !== this.client) return;

@@ -4,35 +4,15 @@
 
 import assert from 'node:assert/strict';
 import { readFile, readdir } from 'node:fs/promises';
-import { join, posix } from 'node:path';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { gzipSync } from 'node:zlib';
-import { buildConsole } from '../helpers/console.js';
+import { buildConsole, firstPageFiles, firstPageGzipBytes } from '../helpers/console.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const BUDGET_BYTES = 250 * 1024;
 
 let work: { path: string; remove(): Promise<void> };
 let app: string;
-
-/** The files the first page loads: index.html's own references, then each script's static imports. */
-async function firstPageFiles(): Promise<string[]> {
-  const html = await readFile(join(app, 'index.html'), 'utf8');
-  const queue = [...html.matchAll(/<(?:script|link)\b[^>]*\b(?:src|href)="([^"]+)"/g)].map((m) => posix.normalize(m[1]!));
-  const seen = new Set<string>();
-  while (queue.length > 0) {
-    const file = queue.shift()!;
-    if (seen.has(file)) continue;
-    seen.add(file);
-    if (!file.endsWith('.js')) continue;
-    const code = await readFile(join(app, file), 'utf8');
-    // Static imports only (`from"./x.js"`, `import"./x.js"`); `import("./x.js")` loads later.
-    for (const m of code.matchAll(/\bfrom\s*["'](\.\.?\/[^"']+)["']|\bimport\s*["'](\.\.?\/[^"']+)["']/g)) {
-      queue.push(posix.normalize(posix.join(posix.dirname(file), (m[1] ?? m[2])!)));
-    }
-  }
-  return [...seen];
-}
 
 describe('console bundle', () => {
   before(async () => {
@@ -43,21 +23,16 @@ describe('console bundle', () => {
   after(async () => work?.remove());
 
   it(`loads at most ${BUDGET_BYTES / 1024} KB gzipped for the first page`, async () => {
-    const files = await firstPageFiles();
+    const files = await firstPageFiles(app);
     assert.ok(files.some((f) => f.endsWith('.js')) && files.some((f) => f.endsWith('.css')), files.join(', '));
-    let total = 0;
-    const sizes: string[] = [];
-    for (const file of files) {
-      const gz = gzipSync(await readFile(join(app, file)), { level: 9 }).length;
-      total += gz;
-      sizes.push(`${file} ${gz}`);
-    }
-    console.log(`first page: ${total} bytes gzipped (${sizes.join(', ')})`);
-    assert.ok(total <= BUDGET_BYTES, `first page ${total} bytes gzipped > ${BUDGET_BYTES}: ${sizes.join(', ')}`);
+    const { total, files: sizes } = await firstPageGzipBytes(app);
+    const list = Object.entries(sizes).map(([f, n]) => `${f} ${n}`).join(', ');
+    console.log(`first page: ${total} bytes gzipped (${list})`);
+    assert.ok(total <= BUDGET_BYTES, `first page ${total} bytes gzipped > ${BUDGET_BYTES}: ${list}`);
   });
 
   it('loads the terminal (xterm.js) only when one opens', async () => {
-    const first = await firstPageFiles();
+    const first = await firstPageFiles(app);
     const assets = await readdir(join(app, 'assets'));
     const terminal = assets.filter((f) => f.startsWith('terminal-') && f.endsWith('.js'));
     assert.equal(terminal.length, 1, assets.join(', '));
