@@ -5,7 +5,8 @@ import assert from 'node:assert/strict';
 import { dirname, join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { buildConsole } from '../helpers/console.js';
+import type { Browser } from 'playwright-core';
+import { buildConsole, launchChromium } from '../helpers/console.js';
 import { runProcess, startProcess, type Started } from '../helpers/process.js';
 import { tempDir } from '../helpers/tmp.js';
 import { waitFor } from '../helpers/wait.js';
@@ -58,17 +59,35 @@ describe('console command line', () => {
     assert.match(missing.stderr, /no built app in .*nothing \(run npm run build\)/);
   });
 
-  it('local mode serves the console for its own WebSocket broker and prints its address', async () => {
+  it('local mode serves the console for its own broker (MQTT 3.1.1 only), and the page works there', async () => {
     const data = join(work.path, 'data');
-    const p = startProcess(process.execPath, ['--import', 'tsx', main, 'local', '--data', data, '--mqtt-port', '0', '--ws-port', '0', '--console-port', '0', '--console-dir', app], { cwd: root, env });
+    const args = ['local', '--data', data, '--mqtt-port', '0', '--ws-port', '0', '--console-port', '0', '--console-dir', app, '-heartbeat_interval', '1'];
+    const p = startProcess(process.execPath, ['--import', 'tsx', main, ...args], { cwd: root, env });
+    let browser: Browser | undefined;
     try {
       const url = await consoleUrl(p);
       const wsUrl = /WebSocket: (ws:\/\/\S+)\)/.exec(p.stdout())?.[1];
-      assert.ok(wsUrl);
+      const id = /device id:\s+(\S+)/.exec(p.stdout())?.[1];
+      assert.ok(wsUrl && id);
       const config = (await (await fetch(new URL('config.json', url))).json()) as { brokerUrl: string; baseTopic: string };
       assert.equal(config.brokerUrl, wsUrl);
       assert.equal(config.baseTopic, '$aws/things/{id}');
+
+      // The embedded broker (aedes) speaks 3.1.1: the page falls back to it, and its requests
+      // take their answers from the answer topic.
+      browser = await launchChromium();
+      const page = await browser.newPage();
+      page.setDefaultTimeout(20_000);
+      await page.goto(url);
+      await page.getByTestId('connection').filter({ hasText: 'connected (MQTT 3.1.1)' }).waitFor();
+      await page.locator(`[data-device="${id}"][data-state="online"]`).click();
+      await page.getByText('0 sketches').waitFor();
+      await page.getByLabel('Program URL').fill('http://127.0.0.1:9/program');
+      await page.getByLabel('Name').fill('program');
+      await page.getByRole('button', { name: 'Deploy' }).click();
+      await page.getByTestId('deploy-answer').filter({ hasText: /^upload program: ERROR: / }).waitFor();
     } finally {
+      await browser?.close();
       assert.equal(await stopped(p), 0);
     }
   });
