@@ -50,7 +50,7 @@ export default async function consoleBench(): Promise<BenchResult[]> {
     results.push({ name: 'first page, gzipped', value: total / 1024, unit: 'KB', target: '<= 250 KB', met: total <= 250 * 1024 });
     for (let i = 0; i < 3; i++) agents.push(await startTestAgent(broker.url, { id: `bench-agent-${i}` }));
     const load = await loadGenerator(broker.url, DEVICES);
-    const server = await startConsoleServer({ root: app, port: 0, config: { brokerUrl: `ws://127.0.0.1:${wsPort}`, baseTopic: '$aws/things/{id}', staleAfterSeconds: 45 } });
+    const server = await startConsoleServer({ root: app, port: 0, config: { brokerUrl: `ws://127.0.0.1:${wsPort}`, baseTopic: '$aws/things/{id}', staleAfterSeconds: 45, answerTimeoutSeconds: 60 } });
     const browser = await launchChromium();
     try {
       // The simulated devices announce retained presence, so a fresh page lists them at once; the

@@ -29,6 +29,7 @@ export interface ConsoleConfig {
   brokerUrl: string;
   baseTopic: string;
   staleAfterSeconds: number;
+  answerTimeoutSeconds: number;
 }
 
 const decoder = new TextDecoder();

@@ -10,7 +10,7 @@ async function boot(): Promise<void> {
   const response = await fetch('./config.json', { cache: 'no-store' });
   if (!response.ok) throw new Error(`config.json: HTTP ${response.status}`);
   const config = (await response.json()) as ConsoleConfig;
-  const session = new Session(config.brokerUrl);
+  const session = new Session(config.brokerUrl, config.answerTimeoutSeconds * 1000);
   const fleet = new Fleet(session, config);
   fleet.start();
   session.start();

@@ -46,7 +46,11 @@ export class Session {
   private readonly waitingOnTopic = new Map<string, string[]>();
   private readonly stateListeners = new Set<(state: SessionState) => void>();
 
-  constructor(private readonly brokerUrl: string) {}
+  constructor(
+    private readonly brokerUrl: string,
+    /** How long a request waits for its answer before the page says none came. */
+    private readonly answerTimeoutMs: number,
+  ) {}
 
   start(): void {
     this.open();
@@ -98,7 +102,7 @@ export class Session {
 
   /** Sends `B/<command>/post` and waits for its answer: with MQTT 5 on a response topic of this
    * session matched by correlation data; with 3.1.1 the next message on `B/<command>`. */
-  request(base: string, command: string, body: object, timeoutMs: number): Promise<RequestResult> {
+  request(base: string, command: string, body: object, timeoutMs = this.answerTimeoutMs): Promise<RequestResult> {
     return new Promise((resolve) => {
       const client = this.client;
       if (!client || this.state.kind !== 'connected') {

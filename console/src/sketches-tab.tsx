@@ -12,8 +12,6 @@ import type { Session } from './session.js';
 const Terminal = lazy(() => import('./terminal.js').then((m) => ({ default: m.SketchTerminal })));
 
 const actions = ['START', 'STOP', 'PAUSE', 'DELETE'] as const;
-const ACTION_TIMEOUT_MS = 30_000;
-const UPLOAD_TIMEOUT_MS = 90_000;
 
 function DeployForm({ device, session }: { device: Device; session: Session }) {
   const [url, setUrl] = useState('');
@@ -28,7 +26,7 @@ function DeployForm({ device, session }: { device: Device; session: Session }) {
         e.preventDefault();
         setOutcome({ pending: `deploying ${name}` });
         const body = { url: url.trim(), name: name.trim(), ...(token ? { token } : {}) };
-        const result = await session.request(device.base, 'upload', body, UPLOAD_TIMEOUT_MS);
+        const result = await session.request(device.base, 'upload', body);
         setOutcome({ label: `upload ${name}`, result });
       }}
     >
@@ -54,7 +52,7 @@ export function SketchesTab({ device, session, fleet }: { device: Device; sessio
   const sketches: SketchStatus[] = Object.values(device.status?.sketches ?? {}).sort((a, b) => a.id.localeCompare(b.id));
   const act = async (sketch: SketchStatus, action: (typeof actions)[number]) => {
     setOutcomes((o) => ({ ...o, [sketch.id]: { pending: `${action} ${sketch.id}` } }));
-    const result = await session.request(device.base, 'sketch', { id: sketch.id, action }, ACTION_TIMEOUT_MS);
+    const result = await session.request(device.base, 'sketch', { id: sketch.id, action });
     setOutcomes((o) => ({ ...o, [sketch.id]: { label: `${action} ${sketch.id}`, result } }));
   };
   return (

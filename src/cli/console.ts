@@ -12,11 +12,22 @@ export const DEFAULT_LOCAL_WS_PORT = 9001;
 /** Three heartbeats of the default 15 s interval. */
 export const DEFAULT_STALE_AFTER_SECONDS = 45;
 
-export function staleAfterFlag(value: string | true | undefined): number {
-  if (value === undefined) return DEFAULT_STALE_AFTER_SECONDS;
+/** Long enough for an upload's download and signature check on a slow link. */
+export const DEFAULT_ANSWER_TIMEOUT_SECONDS = 60;
+
+function secondsFlag(name: string, value: string | true | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
   const seconds = Number(value);
-  if (value === true || !Number.isFinite(seconds) || seconds <= 0) throw new ConfigError(`--stale-after: expected a positive number of seconds, got "${String(value)}"`);
+  if (value === true || !Number.isFinite(seconds) || seconds <= 0) throw new ConfigError(`--${name}: expected a positive number of seconds, got "${String(value)}"`);
   return seconds;
+}
+
+/** The page's timing: --stale-after and --timeout. */
+export function consoleTiming(flags: Record<string, string | true>): { staleAfterSeconds: number; answerTimeoutSeconds: number } {
+  return {
+    staleAfterSeconds: secondsFlag('stale-after', flags['stale-after'], DEFAULT_STALE_AFTER_SECONDS),
+    answerTimeoutSeconds: secondsFlag('timeout', flags.timeout, DEFAULT_ANSWER_TIMEOUT_SECONDS),
+  };
 }
 
 /** Starts the console server for `config`; a missing build or a bad option is a ConfigError. */
@@ -38,7 +49,7 @@ function consoleDirFlag(flags: Record<string, string | true>): string | undefine
 export async function runConsole(flags: Record<string, string | true>, port: number): Promise<void> {
   const broker = typeof flags.broker === 'string' ? flags.broker : `ws://127.0.0.1:${DEFAULT_LOCAL_WS_PORT}`;
   const baseTopic = typeof flags['base-topic'] === 'string' ? flags['base-topic'] : DEFAULT_BASE_TOPIC;
-  const server = await serveConsole({ brokerUrl: broker, baseTopic, staleAfterSeconds: staleAfterFlag(flags['stale-after']) }, port, consoleDirFlag(flags));
+  const server = await serveConsole({ brokerUrl: broker, baseTopic, ...consoleTiming(flags) }, port, consoleDirFlag(flags));
   process.stdout.write(`console: ${server.url}\n  broker: ${broker.replace(/\/\/[^@/]*@/, '//***@')}\n  base topic: ${baseTopic}\nStop it with Ctrl-C.\n`);
   const stop = () => void server.close().then(() => process.exit(0));
   process.once('SIGINT', stop);

@@ -28,7 +28,7 @@ const programFlags: FlagDefinition[] = [
   { name: 'broker', takesValue: true, help: 'call: broker URL (default: the local mode broker of ./arduino-connector-data); console: the broker\'s ws:// or wss:// URL (default ws://127.0.0.1:9001)' },
   { name: 'device', takesValue: true, help: 'call: device id (default: the local mode device)' },
   { name: 'base-topic', takesValue: true, help: 'call: base topic template (default $aws/things/{id})' },
-  { name: 'timeout', takesValue: true, help: 'call: seconds to wait for the answer (default 30)' },
+  { name: 'timeout', takesValue: true, help: 'call: seconds to wait for the answer (default 30); console: the same for the page\'s requests (default 60)' },
   { name: 'login', takesValue: false, help: 'log in to the Arduino cloud (open the URL shown, enter the code) and print the access token' },
   { name: 'register', takesValue: false, help: 'register this device: key, certificate and broker from the cloud, config file written, B/register sent (-token skips the login)' },
   { name: 'provision', takesValue: false, help: 'print a certificate request (CSR) for the key in cert_path, made if absent' },
@@ -131,7 +131,7 @@ async function runAgent(args: ParsedArgs): Promise<void> {
 async function runLocal(args: ParsedArgs): Promise<void> {
   // The embedded broker (aedes, ws) is loaded only in local mode: a device agent does not carry it.
   const { localLayout, localSettings, startLocalBroker } = await import('./local.js');
-  const { DEFAULT_CONSOLE_PORT, DEFAULT_LOCAL_WS_PORT, serveLocalConsole, staleAfterFlag } = await import('./console.js');
+  const { DEFAULT_CONSOLE_PORT, DEFAULT_LOCAL_WS_PORT, serveLocalConsole, consoleTiming } = await import('./console.js');
   const base = await resolveSettings(args);
   const log = createLogger({ level: levelOf(base), journal: stderrIsJournal() });
   guardProcess(log);
@@ -143,7 +143,7 @@ async function runLocal(args: ParsedArgs): Promise<void> {
   const agent = new Agent({ settings, log });
   await agent.start();
   const consoleServer = await serveLocalConsole(
-    { brokerUrl: broker.wsUrl, baseTopic: settings.base_topic, staleAfterSeconds: staleAfterFlag(args.flags['stale-after']) },
+    { brokerUrl: broker.wsUrl, baseTopic: settings.base_topic, ...consoleTiming(args.flags) },
     portFlag(args, 'console-port', DEFAULT_CONSOLE_PORT),
     args.flags,
   );

@@ -15,6 +15,8 @@ export interface ConsoleConfig {
   baseTopic: string;
   /** Seconds without a heartbeat after which a device without presence shows offline. */
   staleAfterSeconds: number;
+  /** Seconds a request waits for the device's answer before the page says none came. */
+  answerTimeoutSeconds: number;
 }
 
 export interface ConsoleServer {
@@ -55,6 +57,7 @@ export function validateConsoleConfig(config: ConsoleConfig): void {
   if (!/^wss?:\/\//i.test(config.brokerUrl)) throw new Error(`console broker: expected a ws:// or wss:// URL, got "${config.brokerUrl}"`);
   if (!config.baseTopic.includes('{id}')) throw new Error(`console base topic: expected a pattern with {id}, got "${config.baseTopic}"`);
   if (!(config.staleAfterSeconds > 0)) throw new Error(`console stale-after: expected a positive number of seconds, got ${config.staleAfterSeconds}`);
+  if (!(config.answerTimeoutSeconds > 0)) throw new Error(`console timeout: expected a positive number of seconds, got ${config.answerTimeoutSeconds}`);
 }
 
 /** Maps a URL path to a file under `root`, or undefined when it would leave it. */

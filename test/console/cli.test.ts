@@ -36,12 +36,12 @@ describe('console command line', () => {
   after(async () => work?.remove());
 
   it('`console` serves the app and tells the page the broker and base topic it was given', async () => {
-    const p = startProcess(process.execPath, ['--import', 'tsx', main, 'console', '--broker', 'ws://127.0.0.1:9999', '--port', '0', '--base-topic', 'fleet/{id}', '--stale-after', '20', '--console-dir', app], { cwd: root, env });
+    const p = startProcess(process.execPath, ['--import', 'tsx', main, 'console', '--broker', 'ws://127.0.0.1:9999', '--port', '0', '--base-topic', 'fleet/{id}', '--stale-after', '20', '--timeout', '12', '--console-dir', app], { cwd: root, env });
     try {
       const url = await consoleUrl(p);
       const config = await fetch(new URL('config.json', url));
       assert.equal(config.headers.get('content-type'), 'application/json; charset=utf-8');
-      assert.deepEqual(await config.json(), { brokerUrl: 'ws://127.0.0.1:9999', baseTopic: 'fleet/{id}', staleAfterSeconds: 20 });
+      assert.deepEqual(await config.json(), { brokerUrl: 'ws://127.0.0.1:9999', baseTopic: 'fleet/{id}', staleAfterSeconds: 20, answerTimeoutSeconds: 12 });
       const page = await fetch(url);
       assert.equal(page.headers.get('content-type'), 'text/html; charset=utf-8');
       assert.match(await page.text(), /<title>My Devices<\/title>/);

@@ -22,6 +22,9 @@ const run = promisify(execFile);
 const token = 'console-test-token';
 // Heartbeats every second and offline after three missed: the kill case takes seconds, not 45.
 const STALE_AFTER_SECONDS = 3;
+// Long enough for a local download and a sketch's start on a loaded machine; short enough to see
+// a request to a stopped device give up.
+const ANSWER_TIMEOUT_SECONDS = 8;
 
 let work: { path: string; remove(): Promise<void> };
 let broker: Broker;
@@ -70,7 +73,7 @@ describe('web console', { concurrency: false }, () => {
     server = await startConsoleServer({
       root: appDir,
       port: 0,
-      config: { brokerUrl: `ws://127.0.0.1:${wsPort}`, baseTopic: '$aws/things/{id}', staleAfterSeconds: STALE_AFTER_SECONDS },
+      config: { brokerUrl: `ws://127.0.0.1:${wsPort}`, baseTopic: '$aws/things/{id}', staleAfterSeconds: STALE_AFTER_SECONDS, answerTimeoutSeconds: ANSWER_TIMEOUT_SECONDS },
     });
     browser = await launchChromium();
     page = await browser.newPage({ viewport: { width: 1100, height: 760 } });
@@ -163,6 +166,17 @@ describe('web console', { concurrency: false }, () => {
     await row(agents[0]!.settings.id).and(page.locator('[data-state="online"]')).waitFor();
     await page.setViewportSize({ width: 390, height: 760 });
     await page.screenshot({ path: join(shots, 'fleet-phone.png') });
+    await page.setViewportSize({ width: 1100, height: 760 });
+  });
+
+  it('says so where a command was given when no answer comes in time', async () => {
+    const beta = `console-beta-${process.pid}`;
+    await row(beta).click();
+    await page.getByTestId('device-state').filter({ hasText: 'offline' }).waitFor();
+    await page.getByLabel('Program URL').fill(www.url('/echo'));
+    await page.getByLabel('Name').fill('echo');
+    await page.getByRole('button', { name: 'Deploy' }).click();
+    await page.getByTestId('deploy-answer').filter({ hasText: `upload echo: no answer from the device within ${ANSWER_TIMEOUT_SECONDS} s` }).waitFor({ timeout: (ANSWER_TIMEOUT_SECONDS + 10) * 1000 });
   });
 });
 
@@ -187,7 +201,7 @@ describe('web console against a broker that asks for credentials', { concurrency
     // A device as the presence contract describes it: a retained B/presence, no heartbeat yet.
     const presence = JSON.stringify({ state: 'online', version: '9.8.7', host: 'pi-kitchen', since: '2026-01-01T00:00:00Z' });
     await run('mosquitto_pub', ['-p', String(secured.port), '-u', 'operator', '-P', 'open sesame', '-r', '-q', '1', '-t', '$aws/things/kitchen/presence', '-m', presence]);
-    app = await startConsoleServer({ root: appDir, port: 0, config: { brokerUrl: `ws://127.0.0.1:${securedWs}`, baseTopic: '$aws/things/{id}', staleAfterSeconds: 45 } });
+    app = await startConsoleServer({ root: appDir, port: 0, config: { brokerUrl: `ws://127.0.0.1:${securedWs}`, baseTopic: '$aws/things/{id}', staleAfterSeconds: 45, answerTimeoutSeconds: 30 } });
     chromium = await launchChromium();
   });
 

@@ -11,7 +11,7 @@ import { tempDir } from '../helpers/tmp.js';
 
 let work: { path: string; remove(): Promise<void> };
 let server: ConsoleServer;
-const config = { brokerUrl: 'wss://broker.example:8084/mqtt', baseTopic: 'fleet/{id}/agent', staleAfterSeconds: 45 };
+const config = { brokerUrl: 'wss://broker.example:8084/mqtt', baseTopic: 'fleet/{id}/agent', staleAfterSeconds: 45, answerTimeoutSeconds: 60 };
 
 /** A raw GET: fetch() would normalise `..` out of the path before sending it. */
 function rawGet(path: string, method = 'GET'): Promise<{ status: number; type: string | undefined; body: string }> {
