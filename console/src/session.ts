@@ -5,6 +5,7 @@
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { parseReply, type Reply } from '../../src/api/answer.js';
 import { topics } from '../../src/api/topics.js';
+import { isCommandName, requestSchemas } from '../../src/api.js';
 import { topicMatches } from './topics.js';
 
 export type SessionState =
@@ -30,6 +31,16 @@ const decoder = new TextDecoder();
 
 function randomHex(bytes: number): string {
   return Array.from(crypto.getRandomValues(new Uint8Array(bytes)), (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+function refusalOf(command: string, body: object): string | undefined {
+  if (!isCommandName(command)) return `unknown command ${command}`;
+  try {
+    requestSchemas[command].parse(body, '');
+    return undefined;
+  } catch (err) {
+    return err instanceof Error ? err.message : String(err);
+  }
 }
 
 export class Session {
@@ -103,6 +114,9 @@ export class Session {
   /** Sends `B/<command>/post` and waits for its answer: with MQTT 5 on a response topic of this
    * session matched by correlation data; with 3.1.1 the next message on `B/<command>`. */
   request(base: string, command: string, body: object, timeoutMs = this.answerTimeoutMs): Promise<RequestResult> {
+    // The agent's own API map checks the request first: what it would refuse is never sent.
+    const refusal = refusalOf(command, body);
+    if (refusal) return Promise.resolve({ ok: false, message: `not sent: ${refusal}` });
     return new Promise((resolve) => {
       const client = this.client;
       if (!client || this.state.kind !== 'connected') {

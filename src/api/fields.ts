@@ -4,6 +4,8 @@
 import { quoteValue } from '../text.js';
 import { str, ValidationError, type Schema } from './schema.js';
 
+const utf8 = new TextEncoder();
+
 /** Longest file name most Linux file systems accept, in bytes. */
 const maxNameBytes = 255;
 
@@ -20,7 +22,8 @@ export function fileNameProblem(value: string): string | undefined {
   // Dot-files are the agent's own (temporary downloads, the table's temp files).
   if (value.startsWith('.')) return `${shown} starts with "."`;
   if (/[\x00-\x1f\x7f]/.test(value)) return `${shown} contains a control character`;
-  if (Buffer.byteLength(value) > maxNameBytes) return `is longer than ${maxNameBytes} bytes`;
+  // TextEncoder, not Buffer: the web console validates with this map in the browser.
+  if (utf8.encode(value).length > maxNameBytes) return `is longer than ${maxNameBytes} bytes`;
   // An id goes into the topic B/sketches/<id>/stdout, where these are MQTT wildcards.
   if (/[+#]/.test(value)) return `${shown} contains "+" or "#"`;
   return undefined;

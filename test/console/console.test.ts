@@ -147,6 +147,10 @@ describe('web console', { concurrency: false }, () => {
     const answer = page.getByTestId('deploy-answer');
     await answer.filter({ hasText: 'ERROR: download failed: HTTP 404' }).waitFor();
     assert.equal(await answer.getAttribute('role'), 'alert');
+    // What the API map refuses is refused in place, before anything is sent.
+    await page.getByLabel('Program URL').fill('ftp://127.0.0.1/program');
+    await page.getByRole('button', { name: 'Deploy' }).click();
+    await answer.filter({ hasText: /ERROR: not sent: field "url": .*http/ }).waitFor();
     await page.screenshot({ path: join(shots, 'device-error.png'), fullPage: true });
   });
 
