@@ -44,9 +44,19 @@ export function DevicePage({ id, session, fleet }: { id: string; session: Sessio
           <code>{device.base}</code>
         </dd>
       </dl>
-      <div role="tablist" class="tabs">
+      <div
+        role="tablist"
+        class="tabs"
+        onKeyDown={(e) => {
+          // The tab pattern of WAI-ARIA: arrows move between tabs, Tab leaves the list.
+          if (e.key !== 'ArrowRight' && e.key !== 'ArrowLeft') return;
+          const next = tabs[(tabs.indexOf(tab) + (e.key === 'ArrowRight' ? 1 : tabs.length - 1)) % tabs.length]!;
+          setTab(next);
+          document.getElementById(`tab-${next}`)?.focus();
+        }}
+      >
         {tabs.map((t) => (
-          <button key={t} role="tab" id={`tab-${t}`} aria-selected={tab === t} aria-controls={`panel-${t}`} onClick={() => setTab(t)}>
+          <button key={t} role="tab" id={`tab-${t}`} aria-selected={tab === t} tabIndex={tab === t ? 0 : -1} aria-controls={`panel-${t}`} onClick={() => setTab(t)}>
             {t}
           </button>
         ))}

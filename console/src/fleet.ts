@@ -46,7 +46,8 @@ export function runningSketches(device: Device): number {
 
 function parsePresence(text: string): Presence | undefined {
   try {
-    const value = JSON.parse(text) as Partial<Presence>;
+    // Bare JSON by the contract; an answer-style `INFO: ` prefix is taken too.
+    const value = JSON.parse(text.startsWith('INFO: ') ? text.slice(6) : text) as Partial<Presence>;
     if (value.state !== 'online' && value.state !== 'offline') return undefined;
     const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
     return { state: value.state, version: str(value.version), host: str(value.host), since: str(value.since) };
@@ -78,7 +79,11 @@ export class Fleet {
     this.session.subscribe(fleetFilter(pattern, 'presence'), (topic, payload) => {
       const id = presenceId(topic);
       const presence = id && parsePresence(decoder.decode(payload));
-      if (id && presence) this.update(id, (d) => (d.presence = presence));
+      if (!id || !presence) return;
+      const before = this.devices.get(id)?.presence?.state;
+      this.update(id, (d) => (d.presence = presence));
+      // Back online (a restart): its sketches may have changed while it was away.
+      if (before === 'offline' && presence.state === 'online') this.askStatus(this.devices.get(id)!);
     }, 1);
     this.session.subscribe(fleetFilter(pattern, 'heartbeat'), (topic, payload) => {
       const id = heartbeatId(topic);

@@ -155,7 +155,10 @@ describe('web console', { concurrency: false }, () => {
   });
 
   it('draws memory and disk over the session on the stats tab', async () => {
-    await page.getByRole('tab', { name: 'stats' }).click();
+    // By keyboard: the arrow key moves from the sketches tab to the stats tab.
+    await page.getByRole('tab', { name: 'sketches' }).focus();
+    await page.keyboard.press('ArrowRight');
+    assert.equal(await page.getByRole('tab', { name: 'stats' }).getAttribute('aria-selected'), 'true');
     await page.locator('[data-testid="chart-memory used"] polyline').waitFor();
     assert.match(await page.locator('figure.chart figcaption').first().innerText(), /memory used: \d+\.\d %/);
   });
