@@ -106,7 +106,8 @@ export function SketchesTab({ device, session, fleet }: { device: Device; sessio
           </tbody>
         </table>
       </div>
-      {terminal ? (
+      {/* A deleted sketch's terminal closes with its row. */}
+      {terminal && sketches.some((s) => s.id === terminal) ? (
         <Suspense fallback={<p>loading the terminal…</p>}>
           <Terminal key={terminal} session={session} base={device.base} sketch={terminal} />
         </Suspense>

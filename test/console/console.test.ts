@@ -138,6 +138,7 @@ describe('web console', { concurrency: false }, () => {
     await sketchRow('echo').getByTestId('sketch-state').filter({ hasText: 'PAUSED' }).waitFor();
     await sketchRow('echo').getByRole('button', { name: 'DELETE' }).click();
     await sketchRow('echo').waitFor({ state: 'detached' });
+    await page.locator('[data-testid="terminal"]').waitFor({ state: 'detached' });
   });
 
   it('shows an ERROR: answer where the command was given', async () => {

@@ -6,14 +6,11 @@ import { dirname, join, posix, resolve } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser } from 'playwright-core';
-import { build } from 'vite';
+import { buildConsole } from '../../scripts/build-console.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
-/** Builds the console into `outDir` with the project's own Vite configuration. */
-export async function buildConsole(outDir: string): Promise<void> {
-  await build({ configFile: join(root, 'console', 'vite.config.ts'), build: { outDir, emptyOutDir: true }, logLevel: 'error' });
-}
+export { buildConsole };
 
 /** Headless chromium with the flags this machine needs (TEST-ENVIRONMENT.md). */
 export function launchChromium(): Promise<Browser> {
