@@ -2,7 +2,7 @@
 // the tab is open.
 import { useEffect, useState } from 'preact/hooks';
 import { decodeBody } from '../../src/api/answer.js';
-import type { StatsBody } from '../../src/api/stats.js';
+import type { NetworkStats, StatsBody } from '../../src/api/stats.js';
 import { AnswerLine, type Outcome } from './answer-line.js';
 import type { Device } from './fleet.js';
 import type { Session } from './session.js';
@@ -44,9 +44,73 @@ function Chart({ samples, pick, label }: { samples: Sample[]; pick(s: Sample): n
   );
 }
 
+/** NetworkManager's devices and the access points a Wi-Fi device sees, from the latest reading. */
+function Network({ network, error }: { network: NetworkStats | null | undefined; error: string | undefined }) {
+  if (network === undefined) return null;
+  if (network === null)
+    return (
+      <p class="answer" data-testid="network-unavailable">
+        network: {error ?? 'not available'}
+      </p>
+    );
+  const aps = network.Devices.flatMap((d) => (d.AccessPoints ?? []).map((ap) => ({ ...ap, device: d.Interface })));
+  return (
+    <>
+      <h3>Network ({network.Status})</h3>
+      <div class="table-wrap">
+        <table class="sketches" aria-label="network devices">
+          <thead>
+            <tr>
+              <th scope="col">interface</th>
+              <th scope="col">type</th>
+              <th scope="col">state</th>
+              <th scope="col">IPv4</th>
+            </tr>
+          </thead>
+          <tbody>
+            {network.Devices.map((d) => (
+              <tr key={d.Path}>
+                <th scope="row">{d.Interface}</th>
+                <td>{d.DeviceType.replace(/^NmDeviceType/, '')}</td>
+                <td>{d.State.replace(/^NmDeviceState/, '')}</td>
+                <td>{d.IP4Config?.Addresses.map((a) => `${a.Address}/${a.Prefix}`).join(', ') || '—'}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+      {aps.length > 0 ? (
+        <div class="table-wrap">
+          <table class="sketches" aria-label="access points">
+            <thead>
+              <tr>
+                <th scope="col">SSID</th>
+                <th scope="col">strength</th>
+                <th scope="col">MHz</th>
+                <th scope="col">seen by</th>
+              </tr>
+            </thead>
+            <tbody>
+              {aps.map((ap) => (
+                <tr key={`${ap.device}-${ap.HWAddress}`}>
+                  <th scope="row">{ap.SSID}</th>
+                  <td>{ap.Strength} %</td>
+                  <td>{ap.Frequency}</td>
+                  <td>{ap.device}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      ) : null}
+    </>
+  );
+}
+
 export function StatsTab({ device, session }: { device: Device; session: Session }) {
   const [samples, setSamples] = useState<Sample[]>([]);
   const [outcome, setOutcome] = useState<Outcome>();
+  const [latest, setLatest] = useState<StatsBody>();
   useEffect(() => {
     let stopped = false;
     const ask = async () => {
@@ -55,6 +119,7 @@ export function StatsTab({ device, session }: { device: Device; session: Session
       if (result.ok) {
         const body = decodeBody(result.body) as StatsBody;
         setSamples((s) => [...s.slice(-(KEEP - 1)), sampleOf(body, Date.now())]);
+        setLatest(body);
         setOutcome(undefined);
       } else setOutcome({ label: 'stats', result });
     };
@@ -70,6 +135,7 @@ export function StatsTab({ device, session }: { device: Device; session: Session
       <AnswerLine outcome={outcome} testId="stats-answer" />
       <Chart samples={samples} pick={(s) => s.memoryUsed} label="memory used" />
       <Chart samples={samples} pick={(s) => s.diskUsed} label="disk used" />
+      <Network network={latest?.network} error={latest?.errors?.network} />
     </div>
   );
 }
