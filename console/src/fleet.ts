@@ -6,6 +6,7 @@ import type { StatusBody } from '../../src/api/sketches.js';
 import { topics } from '../../src/api/topics.js';
 import type { Session } from './session.js';
 import { baseTopic, deviceIdReader, fleetFilter } from './topics.js';
+import type { ConsoleConfig } from '../../src/console/config.js';
 
 export interface Presence {
   state: 'online' | 'offline';
@@ -25,12 +26,7 @@ export interface Device {
   status?: StatusBody;
 }
 
-export interface ConsoleConfig {
-  brokerUrl: string;
-  baseTopic: string;
-  staleAfterSeconds: number;
-  answerTimeoutSeconds: number;
-}
+export type { ConsoleConfig } from '../../src/console/config.js';
 
 const decoder = new TextDecoder();
 

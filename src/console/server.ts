@@ -6,18 +6,9 @@ import { stat } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { dirname, extname, join, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { ConsoleConfig } from './config.js';
 
-/** What the page learns from /config.json. */
-export interface ConsoleConfig {
-  /** The broker's MQTT-over-WebSocket URL (ws:// or wss://). */
-  brokerUrl: string;
-  /** The devices' base topic pattern, `{id}` standing for the device id. */
-  baseTopic: string;
-  /** Seconds without a heartbeat after which a device without presence shows offline. */
-  staleAfterSeconds: number;
-  /** Seconds a request waits for the device's answer before the page says none came. */
-  answerTimeoutSeconds: number;
-}
+export type { ConsoleConfig };
 
 export interface ConsoleServer {
   port: number;
