@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 runtime=(nats-server)
-testing=(mosquitto mosquitto-clients nats-server dbus python3 python3-dbusmock dpkg-dev openssl curl gcc libc6-dev docker.io busybox-static docker-registry rabbitmq-server libmosquitto-dev mmdebstrap binutils)
+testing=(mosquitto mosquitto-clients nats-server dbus python3 python3-dbusmock dpkg-dev openssl curl gcc libc6-dev docker.io busybox-static docker-registry rabbitmq-server libmosquitto-dev mmdebstrap binutils chromium)
 
 packages=("${testing[@]}")
 [ "${1:-}" = "--runtime" ] && packages=("${runtime[@]}")

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildAgent } from './build.js';
+import { buildConsole } from './build-console.js';
 import { buildDeb, debArchOf } from './release/deb.js';
 import { copyRuntimeModules } from './release/modules.js';
 import { run } from './release/run.js';
@@ -86,6 +87,8 @@ export async function buildRelease(options: ReleaseOptions = {}): Promise<Releas
     const bundleDir = await mkdtemp(join(root, '.release-build-'));
     try {
       await buildAgent(join(bundleDir, 'dist'));
+      // The web console beside the bundle, where `arduino-connector console` looks for it.
+      await buildConsole(join(bundleDir, 'dist', 'console'));
       await mkdir(dir);
       await cp(join(bundleDir, 'dist'), join(dir, 'dist'), { recursive: true });
     } finally {

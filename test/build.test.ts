@@ -68,7 +68,7 @@ describe('the bundled agent (dist/arduino-connector.js)', () => {
 
   it('runs local mode and answers `call` through its lazily loaded parts', async () => {
     const data = join(work.path, 'data');
-    const local = startProcess(bin, ['local', '--data', data, '--mqtt-port', '0', '--ws-port', '0'], { cwd: work.path });
+    const local = startProcess(bin, ['local', '--data', data, '--mqtt-port', '0', '--ws-port', '0', '--console-port', '0'], { cwd: work.path });
     agent = local;
     await waitFor(() => /running in local mode/.test(local.stdout()), 'the local-mode banner', 20_000);
 

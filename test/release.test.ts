@@ -100,9 +100,13 @@ describe('the release tarball', () => {
     assert.match(result.node, /^v24\./);
 
     const data = join(work.path, 'local-data');
-    const local = startProcess(launcher, ['local', '--data', data, '--mqtt-port', '0', '--ws-port', '0'], { cwd: work.path });
+    const local = startProcess(launcher, ['local', '--data', data, '--mqtt-port', '0', '--ws-port', '0', '--console-port', '0'], { cwd: work.path });
     try {
       await waitFor(() => /running in local mode/.test(local.stdout()), 'the local-mode banner', 20_000);
+      // The web console ships in the release and local mode serves it.
+      const consoleUrl = /^console: (http:\/\/127\.0\.0\.1:\d+\/)$/m.exec(local.stdout())?.[1];
+      assert.ok(consoleUrl, local.stdout());
+      assert.match(await (await fetch(consoleUrl)).text(), /<title>My Devices<\/title>/);
       for (const command of ['status', 'stats']) {
         const answer = await runProcess(launcher, ['call', command, '--data', data, '--timeout', '10'], { cwd: work.path });
         assert.equal(answer.code, 0, answer.stderr);

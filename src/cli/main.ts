@@ -21,11 +21,15 @@ const programFlags: FlagDefinition[] = [
   { name: 'debug-mqtt', takesValue: false, help: 'log every MQTT message in and out, secrets redacted' },
   { name: 'data', takesValue: true, help: 'local mode: data folder (default ./arduino-connector-data)' },
   { name: 'mqtt-port', takesValue: true, help: 'local mode: MQTT port on 127.0.0.1 (default 1883; 0 = any free port)' },
-  { name: 'ws-port', takesValue: true, help: 'local mode: MQTT over WebSocket port on 127.0.0.1 (default 8883; 0 = any free port)' },
-  { name: 'broker', takesValue: true, help: 'call: broker URL (default: the local mode broker of ./arduino-connector-data)' },
+  { name: 'ws-port', takesValue: true, help: 'local mode: MQTT over WebSocket port on 127.0.0.1 (default 9001; 0 = any free port)' },
+  { name: 'console-port', takesValue: true, help: 'local mode: web console port on 127.0.0.1 (default 8080; 0 = any free port)' },
+  { name: 'port', takesValue: true, help: 'console: port on 127.0.0.1 (default 8080; 0 = any free port)' },
+  { name: 'console-dir', takesValue: true, help: 'console, local mode: folder of the built web console (default: dist/console beside the program)' },
+  { name: 'stale-after', takesValue: true, help: 'console: seconds without a heartbeat before a device without presence shows offline (default 45)' },
+  { name: 'broker', takesValue: true, help: 'call: broker URL (default: the local mode broker of ./arduino-connector-data); console: the broker\'s ws:// or wss:// URL (default ws://127.0.0.1:9001)' },
   { name: 'device', takesValue: true, help: 'call: device id (default: the local mode device)' },
   { name: 'base-topic', takesValue: true, help: 'call: base topic template (default $aws/things/{id})' },
-  { name: 'timeout', takesValue: true, help: 'call: seconds to wait for the answer (default 30)' },
+  { name: 'timeout', takesValue: true, help: 'call: seconds to wait for the answer (default 30); console: the same for the page\'s requests (default 60)' },
   { name: 'login', takesValue: false, help: 'log in to the Arduino cloud (open the URL shown, enter the code) and print the access token' },
   { name: 'register', takesValue: false, help: 'register this device: key, certificate and broker from the cloud, config file written, B/register sent (-token skips the login)' },
   { name: 'provision', takesValue: false, help: 'print a certificate request (CSR) for the key in cert_path, made if absent' },
@@ -49,6 +53,8 @@ function usage(): string {
                                         it to the local device and follow its terminal until Ctrl-C
   ${signUsage}
                                         write FILE.sig for devices whose signature_key is KEY's public half
+  arduino-connector console [--broker URL] [--port P] [--base-topic T]
+                                        serve the web console on 127.0.0.1
 
 Program flags (one or two dashes):
 ${flags}
@@ -131,17 +137,24 @@ async function runAgent(args: ParsedArgs): Promise<void> {
 async function runLocal(args: ParsedArgs): Promise<void> {
   // The embedded broker (aedes, ws) is loaded only in local mode: a device agent does not carry it.
   const { localLayout, localSettings, startLocalBroker } = await import('./local.js');
+  const { DEFAULT_CONSOLE_PORT, DEFAULT_LOCAL_WS_PORT, serveLocalConsole, consoleTiming } = await import('./console.js');
   const base = await resolveSettings(args);
   const log = createLogger({ level: levelOf(base), journal: stderrIsJournal() });
   guardProcess(log);
   startIdleCollector(log);
   const layout = localLayout(typeof args.flags.data === 'string' ? args.flags.data : 'arduino-connector-data');
-  const broker = await startLocalBroker({ mqttPort: portFlag(args, 'mqtt-port', 1883), wsPort: portFlag(args, 'ws-port', 8883) });
+  const broker = await startLocalBroker({ mqttPort: portFlag(args, 'mqtt-port', 1883), wsPort: portFlag(args, 'ws-port', DEFAULT_LOCAL_WS_PORT) });
   const settings = await localSettings(base, layout, broker.mqttUrl);
   applyProxyEnvironment(settings);
   const agent = new Agent({ settings, log });
   await agent.start();
+  const consoleServer = await serveLocalConsole(
+    { brokerUrl: broker.wsUrl, baseTopic: settings.base_topic, ...consoleTiming(args.flags) },
+    portFlag(args, 'console-port', DEFAULT_CONSOLE_PORT),
+    args.flags,
+  );
   onShutdown(log, async () => {
+    await consoleServer?.close();
     await agent.stop();
     await broker.close();
   });
@@ -152,6 +165,7 @@ async function runLocal(args: ParsedArgs): Promise<void> {
   broker:      ${broker.mqttUrl}  (MQTT over WebSocket: ${broker.wsUrl})
   base topic:  ${topicBase}
   data folder: ${layout.dataDir}
+console: ${consoleServer ? consoleServer.url : 'not built (npm run build builds it)'}
 
 Talk to it from another terminal:
   ${self} call status --data ${layout.dataDir}
@@ -215,6 +229,12 @@ export async function main(argv: string[]): Promise<number> {
       if (rest.length > 0) throw new ConfigError(`unexpected argument "${rest[0]}" (see --help)`);
       await runLocal(args);
       return -1;
+    case 'console': {
+      if (rest.length > 0) throw new ConfigError(`unexpected argument "${rest[0]}" (see --help)`);
+      const { runConsole, DEFAULT_CONSOLE_PORT } = await import('./console.js');
+      await runConsole(args.flags, portFlag(args, 'port', DEFAULT_CONSOLE_PORT));
+      return -1;
+    }
     case 'call': {
       const { runCall } = await import('./call.js');
       return runCall(rest, args.flags);

@@ -136,7 +136,7 @@ describe('local mode', () => {
     const dir = await tempDir('ac-local-');
     try {
       const data = join(dir.path, 'data');
-      const first = start(['local', '--data', data, '--mqtt-port', '0', '--ws-port', '0']);
+      const first = start(['local', '--data', data, '--mqtt-port', '0', '--ws-port', '0', '--console-port', '0']);
       await waitFor(() => /running in local mode/.test(first.stdout()), 'the banner', 20_000);
       const id = /device id:\s+(\S+)/.exec(first.stdout())?.[1];
       assert.ok(id?.startsWith('local:'));
@@ -159,7 +159,7 @@ describe('local mode', () => {
       const cfg = await readFile(join(data, 'arduino-connector.cfg'), 'utf8');
       assert.ok(cfg.includes(`id=${id}`));
 
-      const second = start(['local', '--data', data, '--mqtt-port', '0', '--ws-port', '0']);
+      const second = start(['local', '--data', data, '--mqtt-port', '0', '--ws-port', '0', '--console-port', '0']);
       await waitFor(() => /running in local mode/.test(second.stdout()), 'the second banner', 20_000);
       assert.ok(second.stdout().includes(`device id:   ${id}`));
       second.child.kill('SIGTERM');

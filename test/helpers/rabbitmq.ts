@@ -12,6 +12,8 @@ import { tempDir } from './tmp.js';
 export interface RabbitMq {
   port: number;
   url: string;
+  /** MQTT over WebSocket (ws://127.0.0.1:<port>/ws), when started with `webMqtt`. */
+  wsUrl?: string;
   /** Everything the node printed so far. */
   log(): string;
   close(): Promise<void>;
@@ -48,18 +50,19 @@ function exited(child: ChildProcess, timeoutMs: number): Promise<boolean> {
 }
 
 /** Starts a node and resolves once its MQTT listener accepts connections (10 to 30 s). */
-export async function startRabbitMq(): Promise<RabbitMq> {
+export async function startRabbitMq(options: { webMqtt?: boolean } = {}): Promise<RabbitMq> {
   if (!existsSync(server)) throw new Error(`${server} is missing: scripts/bootstrap.sh installs rabbitmq-server`);
   const user = await rabbitmqUser();
   const dir = await tempDir('ac-rabbitmq-');
-  const [mqttPort, amqpPort, distPort, epmdPort] = (await distinctPorts(4)) as [number, number, number, number];
-  await writeFile(join(dir.path, 'enabled_plugins'), '[rabbitmq_mqtt].\n');
+  const [mqttPort, amqpPort, distPort, epmdPort, wsPort] = (await distinctPorts(5)) as [number, number, number, number, number];
+  await writeFile(join(dir.path, 'enabled_plugins'), options.webMqtt ? '[rabbitmq_mqtt,rabbitmq_web_mqtt].\n' : '[rabbitmq_mqtt].\n');
   const conf = [
     `mqtt.listeners.tcp.default = 127.0.0.1:${mqttPort}`,
     `listeners.tcp.default = 127.0.0.1:${amqpPort}`,
     'mqtt.allow_anonymous = true',
     'loopback_users = none',
   ];
+  if (options.webMqtt) conf.push(`web_mqtt.tcp.port = ${wsPort}`, 'web_mqtt.tcp.ip = 127.0.0.1');
   await writeFile(join(dir.path, 'rabbitmq.conf'), `${conf.join('\n')}\n`);
   if (user) {
     for (const path of [dir.path, join(dir.path, 'enabled_plugins'), join(dir.path, 'rabbitmq.conf')]) await chown(path, user.uid, user.gid);
@@ -126,9 +129,10 @@ export async function startRabbitMq(): Promise<RabbitMq> {
     started.stderr?.on('data', (d: Buffer) => (output += d.toString()));
     const died = new Promise<never>((_, reject) => started.once('exit', (code) => reject(new Error(`rabbitmq-server exited (${code}):\n${output}`))));
     await Promise.race([waitForPort(mqttPort, 90_000), died]);
+    if (options.webMqtt) await Promise.race([waitForPort(wsPort, 30_000), died]);
   } catch (err) {
     await close();
     throw err;
   }
-  return { port: mqttPort, url: `mqtt://127.0.0.1:${mqttPort}`, log: () => output, close };
+  return { port: mqttPort, url: `mqtt://127.0.0.1:${mqttPort}`, ...(options.webMqtt ? { wsUrl: `ws://127.0.0.1:${wsPort}/ws` } : {}), log: () => output, close };
 }

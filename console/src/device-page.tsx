@@ -1,0 +1,69 @@
+// One device: its state at the top, then a tab per family (sketches, stats).
+import { useState } from 'preact/hooks';
+import { ago, versionOf } from './fleet-view.js';
+import { isOnline, type Fleet } from './fleet.js';
+import { useFleetRevision } from './hooks.js';
+import type { Session } from './session.js';
+import { SketchesTab } from './sketches-tab.js';
+import { StatsTab } from './stats-tab.js';
+
+const tabs = ['sketches', 'stats'] as const;
+type Tab = (typeof tabs)[number];
+
+export function DevicePage({ id, session, fleet }: { id: string; session: Session; fleet: Fleet }) {
+  useFleetRevision(fleet);
+  const [tab, setTab] = useState<Tab>('sketches');
+  const device = fleet.get(id);
+  if (!device)
+    return (
+      <section class="panel">
+        <p>
+          No device <code>{id}</code> seen yet. <a href="#/">Back to the fleet</a>
+        </p>
+      </section>
+    );
+  const now = Date.now();
+  const online = isOnline(device, now, fleet.staleAfterMs);
+  return (
+    <section class="device-page">
+      <nav class="crumbs">
+        <a href="#/">← fleet</a>
+      </nav>
+      <h1>
+        <span class="id">{device.id}</span> <span class={`badge ${online ? 'on' : 'off'}`} data-testid="device-state">{online ? 'online' : 'offline'}</span>
+      </h1>
+      <dl class="facts">
+        <dt>version</dt>
+        <dd>{versionOf(device)}</dd>
+        <dt>host</dt>
+        <dd>{device.presence?.host ?? '—'}</dd>
+        <dt>last heartbeat</dt>
+        <dd>{ago(device.lastHeartbeat, now)}</dd>
+        <dt>base topic</dt>
+        <dd>
+          <code>{device.base}</code>
+        </dd>
+      </dl>
+      <div
+        role="tablist"
+        class="tabs"
+        onKeyDown={(e) => {
+          // The tab pattern of WAI-ARIA: arrows move between tabs, Tab leaves the list.
+          if (e.key !== 'ArrowRight' && e.key !== 'ArrowLeft') return;
+          const next = tabs[(tabs.indexOf(tab) + (e.key === 'ArrowRight' ? 1 : tabs.length - 1)) % tabs.length]!;
+          setTab(next);
+          document.getElementById(`tab-${next}`)?.focus();
+        }}
+      >
+        {tabs.map((t) => (
+          <button key={t} role="tab" id={`tab-${t}`} aria-selected={tab === t} tabIndex={tab === t ? 0 : -1} aria-controls={`panel-${t}`} onClick={() => setTab(t)}>
+            {t}
+          </button>
+        ))}
+      </div>
+      <div role="tabpanel" id={`panel-${tab}`} aria-labelledby={`tab-${tab}`}>
+        {tab === 'sketches' ? <SketchesTab device={device} session={session} fleet={fleet} /> : <StatsTab device={device} session={session} />}
+      </div>
+    </section>
+  );
+}
