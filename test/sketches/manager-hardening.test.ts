@@ -267,9 +267,10 @@ describe('a slow download', () => {
 
 describe('shutdown', () => {
   it('waits for queued commands and starts no process behind its back', async () => {
-    const solo = await startSolo({ stopGraceMs: 1000 });
+    const solo = await startSolo({ stopGraceMs: 5000 });
     try {
-      // The sketch ignores SIGTERM, so its STOP holds the sketch's lock for the grace period.
+      // The sketch ignores SIGTERM, so its STOP holds the sketch's lock for the grace period: long
+      // enough that the STOP is still under way when the agent stops, on a loaded machine too.
       const marker = join(work.path, `term-${randomBytes(4).toString('hex')}`);
       const url = await publish('stubborn.sh', `trap "echo > ${marker}" TERM; while :; do sleep 0.05; done`);
       const pid = pidOf(await solo.upload('stubborn', 'stubborn.sh', url));
