@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { createReadStream, existsSync } from 'node:fs';
 import { mkdir, open, readdir, readFile, rmdir, stat, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -21,6 +21,7 @@ import { MqttConnection } from '../../src/mqtt/connection.js';
 import { processStateLetter } from '../../src/sketches/process.js';
 import { WritableMount } from '../../src/system/ro-fs.js';
 import { startMosquitto, type Broker } from '../helpers/mosquitto.js';
+import { startStuckFuse } from '../helpers/stuck-fuse.js';
 import { makeKeyPair, signFile, type TestKeyPair } from '../helpers/signing.js';
 import { tempDir } from '../helpers/tmp.js';
 import { waitFor } from '../helpers/wait.js';
@@ -295,27 +296,46 @@ describe('shutdown', () => {
   });
 });
 
-describe('a process that SIGKILL cannot end (frozen cgroup, state D)', () => {
-  it('STOP gives up with ERROR, keeps the sketch RUNNING, and succeeds once the process can die', async () => {
+describe('a process that SIGKILL cannot end (state D)', () => {
+  /** STOP gives up with ERROR and keeps the sketch RUNNING; once `release` lets the process die
+   * (of the SIGKILL still pending), STOP succeeds: the failed one blocked nothing. */
+  async function stopGivesUpThenSucceeds(solo: Solo, pid: number, release: () => Promise<void>): Promise<void> {
+    await rejectsWith(solo.action('stuck', 'STOP'), /^sketch stuck could not be stopped: process \d+ is still there/);
+    assert.equal(await processStateLetter(pid), 'D');
+    assert.ok(solo.logs.some((line) => line.includes('could not') || line.includes('still there')), 'the failure is logged');
+    assert.deepEqual(solo.manager.status.snapshot().stuck, { name: 'stuck.sh', id: 'stuck', pid, status: 'RUNNING', endpoints: null });
+    await release();
+    await solo.action('stuck', 'STOP');
+    assert.equal(solo.manager.status.snapshot().stuck?.status, 'STOPPED');
+    assert.ok(await gone(pid));
+  }
+
+  // Any kernel with /dev/fuse: the process waits in the kernel on a request the file system's server
+  // took and never answers (cgroup v2's freezer cannot hold a process against SIGKILL: it dies).
+  it('held by a FUSE request that is never answered', async () => {
+    const fuse = await startStuckFuse();
     const solo = await startSolo({ stopGraceMs: 100, killWaitMs: 300 });
-    const cgroup = `/sys/fs/cgroup/freezer/ac-test-${randomBytes(6).toString('hex')}`;
+    try {
+      const pid = pidOf(await solo.upload('stuck', 'stuck.sh', await publish('stuck.sh', `exec cat ${fuse.stuckPath}`)));
+      await waitFor(async () => fuse.held().includes(pid), 'the sketch to be held by the file system');
+      await stopGivesUpThenSucceeds(solo, pid, () => fuse.close());
+    } finally {
+      await fuse.close();
+      await solo.stop();
+    }
+  });
+
+  const freezer = '/sys/fs/cgroup/freezer';
+  it('in a frozen cgroup (v1 freezer)', { skip: !existsSync(freezer) && 'no cgroup v1 freezer here: the FUSE case above holds the same' }, async () => {
+    const solo = await startSolo({ stopGraceMs: 100, killWaitMs: 300 });
+    const cgroup = `${freezer}/ac-test-${randomBytes(6).toString('hex')}`;
     await mkdir(cgroup);
     try {
-      const pid = pidOf(await solo.upload('frozen', 'frozen.sh', await publish('frozen.sh', 'exec sleep 100000')));
+      const pid = pidOf(await solo.upload('stuck', 'stuck.sh', await publish('stuck.sh', 'exec sleep 100000')));
       await writeFile(join(cgroup, 'tasks'), String(pid));
       await writeFile(join(cgroup, 'freezer.state'), 'FROZEN');
       await waitFor(async () => (await readFile(join(cgroup, 'freezer.state'), 'utf8')).trim() === 'FROZEN', 'the cgroup to freeze');
-      assert.equal(await processStateLetter(pid), 'D');
-
-      await rejectsWith(solo.action('frozen', 'STOP'), /^sketch frozen could not be stopped: process \d+ is still there/);
-      assert.ok(solo.logs.some((line) => line.includes('could not') || line.includes('still there')), 'the failure is logged');
-      assert.deepEqual(solo.manager.status.snapshot().frozen, { name: 'frozen.sh', id: 'frozen', pid, status: 'RUNNING', endpoints: null });
-
-      // Thawed, the pending SIGKILL ends it; STOP then succeeds (another command was not blocked).
-      await writeFile(join(cgroup, 'freezer.state'), 'THAWED');
-      await solo.action('frozen', 'STOP');
-      assert.equal(solo.manager.status.snapshot().frozen?.status, 'STOPPED');
-      assert.ok(await gone(pid));
+      await stopGivesUpThenSucceeds(solo, pid, () => writeFile(join(cgroup, 'freezer.state'), 'THAWED'));
     } finally {
       await writeFile(join(cgroup, 'freezer.state'), 'THAWED').catch(() => {});
       await solo.stop();
