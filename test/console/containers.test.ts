@@ -94,4 +94,12 @@ describe('console containers tab', { concurrency: false }, () => {
     assert.equal(await answer.getAttribute('role'), 'alert');
     await page.screenshot({ path: join(shots, 'device-containers-error.png'), fullPage: true });
   });
+
+  it('is readable on a phone-sized screen', async () => {
+    await page.setViewportSize({ width: 390, height: 800 });
+    await page.getByRole('tab', { name: 'containers' }).scrollIntoViewIfNeeded();
+    await page.screenshot({ path: join(shots, 'device-containers-phone.png') });
+    const overflow = await page.evaluate('document.documentElement.scrollWidth - document.documentElement.clientWidth');
+    assert.equal(overflow, 0);
+  });
 });
