@@ -1,14 +1,26 @@
-// One device: its state at the top, then a tab per family (sketches, stats).
+// One device: its state at the top, then a tab per family (sketches, stats, packages, containers).
+import { lazy, Suspense } from 'preact/compat';
 import { useState } from 'preact/hooks';
 import { ago, versionOf } from './fleet-view.js';
-import { isOnline, type Fleet } from './fleet.js';
+import { isOnline, type Device, type Fleet } from './fleet.js';
 import { useFleetRevision } from './hooks.js';
 import type { Session } from './session.js';
 import { SketchesTab } from './sketches-tab.js';
 import { StatsTab } from './stats-tab.js';
 
-const tabs = ['sketches', 'stats'] as const;
-type Tab = (typeof tabs)[number];
+// Tabs past the first two load when opened: the fleet page stays small.
+const PackagesTab = lazy(() => import('./packages-tab.js').then((m) => ({ default: m.PackagesTab })));
+const ContainersTab = lazy(() => import('./containers-tab.js').then((m) => ({ default: m.ContainersTab })));
+
+type TabProps = { device: Device; session: Session; fleet: Fleet };
+const panels = {
+  sketches: (p: TabProps) => <SketchesTab {...p} />,
+  stats: (p: TabProps) => <StatsTab {...p} />,
+  packages: (p: TabProps) => <PackagesTab {...p} />,
+  containers: (p: TabProps) => <ContainersTab {...p} />,
+};
+type Tab = keyof typeof panels;
+const tabs = Object.keys(panels) as Tab[];
 
 export function DevicePage({ id, session, fleet }: { id: string; session: Session; fleet: Fleet }) {
   useFleetRevision(fleet);
@@ -62,7 +74,7 @@ export function DevicePage({ id, session, fleet }: { id: string; session: Sessio
         ))}
       </div>
       <div role="tabpanel" id={`panel-${tab}`} aria-labelledby={`tab-${tab}`}>
-        {tab === 'sketches' ? <SketchesTab device={device} session={session} fleet={fleet} /> : <StatsTab device={device} session={session} />}
+        <Suspense fallback={<p>loading…</p>}>{panels[tab]({ device, session, fleet })}</Suspense>
       </div>
     </section>
   );

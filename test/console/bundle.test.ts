@@ -39,6 +39,16 @@ describe('console bundle', () => {
     assert.ok(!first.includes(`assets/${terminal[0]}`), first.join(', '));
   });
 
+  it('loads the packages and containers tabs only when one opens', async () => {
+    const first = await firstPageFiles(app);
+    const assets = await readdir(join(app, 'assets'));
+    for (const tab of ['packages-tab-', 'containers-tab-']) {
+      const chunk = assets.filter((f) => f.startsWith(tab) && f.endsWith('.js'));
+      assert.equal(chunk.length, 1, assets.join(', '));
+      assert.ok(!first.includes(`assets/${chunk[0]}`), first.join(', '));
+    }
+  });
+
   it('references no asset outside the console', async () => {
     const html = await readFile(join(app, 'index.html'), 'utf8');
     const references = [...html.matchAll(/\b(?:src|href)="([^"]+)"/g)].map((m) => m[1]!);
