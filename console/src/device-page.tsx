@@ -1,16 +1,20 @@
-// One device: its state at the top, then a tab per family (sketches, stats).
+// One device: its state at the top, then a tab per family (sketches, stats, system).
+import { lazy, Suspense } from 'preact/compat';
 import { useState } from 'preact/hooks';
 import { ago, versionOf } from './fleet-view.js';
-import { isOnline, type Fleet } from './fleet.js';
+import { isOnline, type ConsoleConfig, type Fleet } from './fleet.js';
 import { useFleetRevision } from './hooks.js';
 import type { Session } from './session.js';
 import { SketchesTab } from './sketches-tab.js';
 import { StatsTab } from './stats-tab.js';
 
-const tabs = ['sketches', 'stats'] as const;
+// Loaded when opened: the first page stays within its budget.
+const SystemTab = lazy(() => import('./system-tab.js').then((m) => ({ default: m.SystemTab })));
+
+const tabs = ['sketches', 'stats', 'system'] as const;
 type Tab = (typeof tabs)[number];
 
-export function DevicePage({ id, session, fleet }: { id: string; session: Session; fleet: Fleet }) {
+export function DevicePage({ id, session, fleet, config }: { id: string; session: Session; fleet: Fleet; config: ConsoleConfig }) {
   useFleetRevision(fleet);
   const [tab, setTab] = useState<Tab>('sketches');
   const device = fleet.get(id);
@@ -62,7 +66,13 @@ export function DevicePage({ id, session, fleet }: { id: string; session: Sessio
         ))}
       </div>
       <div role="tabpanel" id={`panel-${tab}`} aria-labelledby={`tab-${tab}`}>
-        {tab === 'sketches' ? <SketchesTab device={device} session={session} fleet={fleet} /> : <StatsTab device={device} session={session} />}
+        {tab === 'sketches' ? <SketchesTab device={device} session={session} fleet={fleet} drop={config.deploy} /> : null}
+        {tab === 'stats' ? <StatsTab device={device} session={session} /> : null}
+        {tab === 'system' ? (
+          <Suspense fallback={<p>loading…</p>}>
+            <SystemTab device={device} session={session} />
+          </Suspense>
+        ) : null}
       </div>
     </section>
   );
