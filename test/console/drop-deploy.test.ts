@@ -29,10 +29,10 @@ let browser: Browser;
 let page: Page;
 
 /** A raw POST /deploy, with the headers a browser (or an attacker's page) would send. */
-function post(headers: Record<string, string>, body: Buffer): Promise<{ status: number; body: string }> {
-  const url = new URL('deploy', consoleUrl);
+function post(headers: Record<string, string>, body: Buffer, method = 'POST', path = 'deploy'): Promise<{ status: number; body: string }> {
+  const url = new URL(path, consoleUrl);
   return new Promise((resolvePost, reject) => {
-    const req = request({ host: url.hostname, port: url.port, path: url.pathname, method: 'POST', headers: { 'content-type': 'application/octet-stream', 'content-length': String(body.length), ...headers } }, (res) => {
+    const req = request({ host: url.hostname, port: url.port, path: url.pathname, method, headers: { 'content-type': 'application/octet-stream', 'content-length': String(body.length), ...headers } }, (res) => {
       let text = '';
       res.setEncoding('utf8');
       res.on('data', (d: string) => (text += d));
@@ -92,6 +92,13 @@ describe('deploy from a dropped file, local mode', { concurrency: false }, () =>
     await row.getByRole('button', { name: 'terminal' }).click();
     await page.locator('[data-testid="terminal"][data-sketch="hello.sh"] .xterm-rows').filter({ hasText: 'hello from a dropped file' }).waitFor();
     await page.screenshot({ path: join(await screenshotDir(), 'device-drop-deploy.png'), fullPage: true });
+    // Dropped rather than chosen: the same path from the drop zone's drop event.
+    // (A string runs in the page, whose DOM types the test's tsconfig does not have.)
+    const dataTransfer = await page.evaluateHandle("(() => { const t = new DataTransfer(); t.items.add(new File(['#!/bin/sh\\necho dropped\\n'], 'dropped.sh')); return t; })()");
+    await page.locator('.dropzone').dispatchEvent('drop', { dataTransfer });
+    await page.getByTestId('drop-file').filter({ hasText: 'dropped.sh, 23 bytes' }).waitFor();
+    await page.getByRole('button', { name: 'Sign and run' }).click();
+    await page.getByTestId('drop-answer').filter({ hasText: /upload dropped\.sh: Sketch started with PID \d+/ }).waitFor();
     // The program's copy is removed once the agent fetched it.
     await waitFor(async () => (await dropDirs()).length === 0 || undefined, 'the temporary copy removed', 20_000);
   });
@@ -113,6 +120,10 @@ describe('deploy from a dropped file, local mode', { concurrency: false }, () =>
     const rebound = await post({ host: `rebind.example:${new URL(consoleUrl).port}`, origin: `http://rebind.example:${new URL(consoleUrl).port}`, 'x-console-token': config.deploy.token }, body);
     assert.equal(rebound.status, 403);
     assert.match(rebound.body, /wrong host/);
+    // Nor can a rebound name read the token from the page's config.
+    const reboundConfig = await post({ host: `rebind.example:${new URL(consoleUrl).port}` }, Buffer.alloc(0), 'GET', 'config.json');
+    assert.equal(reboundConfig.status, 403);
+    assert.doesNotMatch(reboundConfig.body, new RegExp(config.deploy.token));
     const tooBig = await post({ origin, 'x-console-token': config.deploy.token }, Buffer.alloc(MAX_SKETCH_SIZE + 1, 0x41));
     assert.equal(tooBig.status, 413);
     assert.match(tooBig.body, new RegExp(`larger than ${MAX_SKETCH_SIZE} bytes`));
