@@ -1,6 +1,7 @@
 // `wifi`: a NetworkManager profile for a Wi-Fi network. The password lives in this form's state
 // until the request is sent, then it is cleared: the page keeps no copy.
 import { useState } from 'preact/hooks';
+import { validateRequest } from '../../src/api.js';
 import { AnswerLine, type Outcome } from './answer-line.js';
 import type { Device } from './fleet.js';
 import type { Session } from './session.js';
@@ -18,10 +19,17 @@ export function WifiForm({ device, session }: { device: Device; session: Session
       onSubmit={async (e) => {
         e.preventDefault();
         const body = { ssid, password, ...(hidden ? { hidden: true } : {}), ...(iface.trim() ? { interface: iface.trim() } : {}) };
+        try {
+          validateRequest('wifi', body);
+        } catch (err) {
+          // Refused before sending: the password stays in the field for a correction.
+          setOutcome({ label: `wifi ${ssid}`, result: { ok: false, message: `not sent: ${err instanceof Error ? err.message : String(err)}` } });
+          return;
+        }
+        // On its way: the form forgets it at once.
+        setPassword('');
         setOutcome({ pending: `joining ${ssid}` });
         const result = await session.request(device.base, 'wifi', body);
-        // A refused request keeps the password for a correction; a sent one forgets it.
-        if (!(!result.ok && result.message.startsWith('not sent:'))) setPassword('');
         setOutcome({ label: `wifi ${ssid}`, result });
       }}
     >

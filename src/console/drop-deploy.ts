@@ -61,7 +61,10 @@ export function checkDropRequest(req: IncomingMessage, port: number, token: stri
 
 /** Streams the body into `file`, refusing it once it passes `maxBytes`. */
 async function receive(req: IncomingMessage, file: string, maxBytes: number): Promise<number> {
+  // A browser sends a File's length; requiring it lets an oversized program be answered 413
+  // before any byte is read (the cap below is the backstop).
   const declared = Number(req.headers['content-length'] ?? NaN);
+  if (!Number.isSafeInteger(declared)) throw new Refusal(411, 'Content-Length required');
   if (declared > maxBytes) throw new Refusal(413, `program larger than ${maxBytes} bytes (max_sketch_size)`);
   let size = 0;
   const cap = new Transform({
@@ -82,7 +85,7 @@ function sendJson(res: ServerResponse, status: number, body: object): void {
   res.end(text);
 }
 
-/** Answers POST /deploy: `{url, token}` on success, `{error}` with 400/403/413/500 otherwise. */
+/** Answers POST /deploy: `{url, token}` on success, `{error}` with 400/403/411/413/500 otherwise. */
 export async function answerDrop(req: IncomingMessage, res: ServerResponse, options: { port: number; token: string; publisher: DropPublisher }): Promise<void> {
   let dir: string | undefined;
   try {

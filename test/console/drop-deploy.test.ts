@@ -32,7 +32,9 @@ let page: Page;
 function post(headers: Record<string, string>, body: Buffer, method = 'POST', path = 'deploy'): Promise<{ status: number; body: string }> {
   const url = new URL(path, consoleUrl);
   return new Promise((resolvePost, reject) => {
-    const req = request({ host: url.hostname, port: url.port, path: url.pathname, method, headers: { 'content-type': 'application/octet-stream', 'content-length': String(body.length), ...headers } }, (res) => {
+    const all: Record<string, string> = { 'content-type': 'application/octet-stream', 'content-length': String(body.length), ...headers };
+    if (all['transfer-encoding']) delete all['content-length'];
+    const req = request({ host: url.hostname, port: url.port, path: url.pathname, method, headers: all }, (res) => {
       let text = '';
       res.setEncoding('utf8');
       res.on('data', (d: string) => (text += d));
@@ -127,6 +129,8 @@ describe('deploy from a dropped file, local mode', { concurrency: false }, () =>
     const tooBig = await post({ origin, 'x-console-token': config.deploy.token }, Buffer.alloc(MAX_SKETCH_SIZE + 1, 0x41));
     assert.equal(tooBig.status, 413);
     assert.match(tooBig.body, new RegExp(`larger than ${MAX_SKETCH_SIZE} bytes`));
+    const unsized = await post({ origin, 'x-console-token': config.deploy.token, 'transfer-encoding': 'chunked' }, body);
+    assert.equal(unsized.status, 411);
     // And the browser itself: a page of another origin cannot read the token, and its POST never
     // reaches the server (a custom header needs a preflight that the server does not allow).
     const other = await browser.newPage();
