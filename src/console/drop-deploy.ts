@@ -96,7 +96,7 @@ export async function answerDrop(req: IncomingMessage, res: ServerResponse, opti
     const served = await options.publisher.publish(file);
     const kept = dir;
     dir = undefined;
-    void served.done.finally(() => rm(kept, { recursive: true, force: true }));
+    void served.done.then(() => rm(kept, { recursive: true, force: true })).catch(() => {});
     sendJson(res, 200, { url: served.url, token: served.token });
   } catch (err) {
     if (dir) await rm(dir, { recursive: true, force: true });
