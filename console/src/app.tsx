@@ -60,7 +60,7 @@ export function App({ session, fleet, config }: { session: Session; fleet: Fleet
       </header>
       <main>
         {state.kind === 'needs-login' ? <Login session={session} reason={state.reason} /> : null}
-        {deviceMatch ? <DevicePage key={deviceMatch[1]} id={decodeURIComponent(deviceMatch[1]!)} session={session} fleet={fleet} /> : <FleetView fleet={fleet} />}
+        {deviceMatch ? <DevicePage key={deviceMatch[1]} id={decodeURIComponent(deviceMatch[1]!)} session={session} fleet={fleet} config={config} /> : <FleetView fleet={fleet} />}
       </main>
     </>
   );

@@ -1,28 +1,30 @@
-// One device: its state at the top, then a tab per family (sketches, stats, packages, containers).
+// One device: its state at the top, then a tab per family (sketches, stats, packages, containers, system).
 import { lazy, Suspense } from 'preact/compat';
 import { useState } from 'preact/hooks';
 import { ago, versionOf } from './fleet-view.js';
-import { isOnline, type Device, type Fleet } from './fleet.js';
+import { isOnline, type ConsoleConfig, type Device, type Fleet } from './fleet.js';
 import { useFleetRevision } from './hooks.js';
 import type { Session } from './session.js';
 import { SketchesTab } from './sketches-tab.js';
 import { StatsTab } from './stats-tab.js';
 
-// Tabs past the first two load when opened: the fleet page stays small.
+// Tabs past the first two load when opened: the first page stays within its budget.
 const PackagesTab = lazy(() => import('./packages-tab.js').then((m) => ({ default: m.PackagesTab })));
 const ContainersTab = lazy(() => import('./containers-tab.js').then((m) => ({ default: m.ContainersTab })));
+const SystemTab = lazy(() => import('./system-tab.js').then((m) => ({ default: m.SystemTab })));
 
-type TabProps = { device: Device; session: Session; fleet: Fleet };
+type TabProps = { device: Device; session: Session; fleet: Fleet; config: ConsoleConfig };
 const panels = {
-  sketches: (p: TabProps) => <SketchesTab {...p} />,
-  stats: (p: TabProps) => <StatsTab {...p} />,
+  sketches: (p: TabProps) => <SketchesTab device={p.device} session={p.session} fleet={p.fleet} drop={p.config.deploy} />,
+  stats: (p: TabProps) => <StatsTab device={p.device} session={p.session} />,
   packages: (p: TabProps) => <PackagesTab {...p} />,
   containers: (p: TabProps) => <ContainersTab {...p} />,
+  system: (p: TabProps) => <SystemTab device={p.device} session={p.session} />,
 };
 type Tab = keyof typeof panels;
 const tabs = Object.keys(panels) as Tab[];
 
-export function DevicePage({ id, session, fleet }: { id: string; session: Session; fleet: Fleet }) {
+export function DevicePage({ id, session, fleet, config }: { id: string; session: Session; fleet: Fleet; config: ConsoleConfig }) {
   useFleetRevision(fleet);
   const [tab, setTab] = useState<Tab>('sketches');
   const device = fleet.get(id);
@@ -74,7 +76,7 @@ export function DevicePage({ id, session, fleet }: { id: string; session: Sessio
         ))}
       </div>
       <div role="tabpanel" id={`panel-${tab}`} aria-labelledby={`tab-${tab}`}>
-        <Suspense fallback={<p>loading…</p>}>{panels[tab]({ device, session, fleet })}</Suspense>
+        <Suspense fallback={<p>loading…</p>}>{panels[tab]({ device, session, fleet, config })}</Suspense>
       </div>
     </section>
   );

@@ -5,7 +5,7 @@
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { parseReply, type Reply } from '../../src/api/answer.js';
 import { topics } from '../../src/api/topics.js';
-import { isCommandName, requestSchemas } from '../../src/api.js';
+import { isCommandName, validateRequest } from '../../src/api.js';
 import { topicMatches } from './topics.js';
 
 export type SessionState =
@@ -36,7 +36,7 @@ function randomHex(bytes: number): string {
 function refusalOf(command: string, body: object): string | undefined {
   if (!isCommandName(command)) return `unknown command ${command}`;
   try {
-    requestSchemas[command].parse(body, '');
+    validateRequest(command, body);
     return undefined;
   } catch (err) {
     return err instanceof Error ? err.message : String(err);

@@ -5,7 +5,8 @@ import { lazy, Suspense } from 'preact/compat';
 import { useState } from 'preact/hooks';
 import type { SketchStatus } from '../../src/api/sketches.js';
 import { AnswerLine, type Outcome } from './answer-line.js';
-import type { Device, Fleet } from './fleet.js';
+import { DropDeploy } from './drop-deploy.js';
+import type { ConsoleConfig, Device, Fleet } from './fleet.js';
 import type { Session } from './session.js';
 
 // xterm.js is loaded only when a terminal opens: the fleet page stays small.
@@ -46,7 +47,7 @@ function DeployForm({ device, session }: { device: Device; session: Session }) {
   );
 }
 
-export function SketchesTab({ device, session, fleet }: { device: Device; session: Session; fleet: Fleet }) {
+export function SketchesTab({ device, session, fleet, drop }: { device: Device; session: Session; fleet: Fleet; drop?: ConsoleConfig['deploy'] }) {
   const [outcomes, setOutcomes] = useState<Record<string, Outcome>>({});
   const [terminal, setTerminal] = useState<string>();
   const sketches: SketchStatus[] = Object.values(device.status?.sketches ?? {}).sort((a, b) => a.id.localeCompare(b.id));
@@ -112,6 +113,7 @@ export function SketchesTab({ device, session, fleet }: { device: Device; sessio
           <Terminal key={terminal} session={session} base={device.base} sketch={terminal} />
         </Suspense>
       ) : null}
+      <DropDeploy device={device} session={session} drop={drop} />
       <DeployForm device={device} session={session} />
     </>
   );

@@ -3,7 +3,10 @@
 
 import { ConfigError } from '../errors.js';
 import { DEFAULT_BASE_TOPIC } from '../api.js';
+import type { DropPublisher } from '../console/drop-deploy.js';
 import { defaultConsoleRoot, startConsoleServer, validateConsoleConfig, type ConsoleConfig, type ConsoleServer } from '../console/server.js';
+import { serveOnce } from './one-shot-server.js';
+import { loadPrivateKey, signFile } from './signing.js';
 
 /** The console's port when none is given (an HTTP alternate port, apart from MQTT's). */
 export const DEFAULT_CONSOLE_PORT = 8080;
@@ -31,7 +34,7 @@ export function consoleTiming(flags: Record<string, string | true>): { staleAfte
 }
 
 /** Starts the console server for `config`; a missing build or a bad option is a ConfigError. */
-export async function serveConsole(config: ConsoleConfig, port: number, dir?: string): Promise<ConsoleServer> {
+export async function serveConsole(config: ConsoleConfig, port: number, dir?: string, publisher?: DropPublisher): Promise<ConsoleServer> {
   try {
     validateConsoleConfig(config);
   } catch (err) {
@@ -39,7 +42,29 @@ export async function serveConsole(config: ConsoleConfig, port: number, dir?: st
   }
   const root = dir ?? defaultConsoleRoot();
   if (!root) throw new ConfigError('console: the web app is not built (run npm run build)');
-  return startConsoleServer({ root, config, port });
+  return startConsoleServer({ root, config, port, ...(publisher ? { publisher } : {}) });
+}
+
+/** How long a dropped program waits to be fetched: as long as `deploy` waits for its upload. */
+const DROP_SERVE_MS = 120_000;
+
+/** Local mode's publisher of dropped programs: signed with the private key at `keyPath` (read at
+ * each drop, so it is not held in memory between them), served once on 127.0.0.1. */
+export function localDropPublisher(keyPath: string, maxBytes: number): DropPublisher {
+  return {
+    maxBytes,
+    async publish(file) {
+      const signature = await signFile(file, await loadPrivateKey(keyPath));
+      const server = await serveOnce(
+        new Map([
+          ['/program', { file }],
+          ['/program.sig', { data: signature }],
+        ]),
+        DROP_SERVE_MS,
+      );
+      return { url: `${server.origin}/program`, token: server.token, done: server.done };
+    },
+  };
 }
 
 function consoleDirFlag(flags: Record<string, string | true>): string | undefined {
@@ -58,8 +83,8 @@ export async function runConsole(flags: Record<string, string | true>, port: num
 
 /** Local mode's console: served when the app is built (`npm start` builds it), else left out, so
  * that local mode still runs from a checkout that only type-checks. */
-export async function serveLocalConsole(config: ConsoleConfig, port: number, flags: Record<string, string | true>): Promise<ConsoleServer | undefined> {
+export async function serveLocalConsole(config: ConsoleConfig, port: number, flags: Record<string, string | true>, publisher?: DropPublisher): Promise<ConsoleServer | undefined> {
   const dir = consoleDirFlag(flags);
   if (!dir && !defaultConsoleRoot()) return undefined;
-  return serveConsole(config, port, dir);
+  return serveConsole(config, port, dir, publisher);
 }

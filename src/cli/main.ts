@@ -137,7 +137,8 @@ async function runAgent(args: ParsedArgs): Promise<void> {
 async function runLocal(args: ParsedArgs): Promise<void> {
   // The embedded broker (aedes, ws) is loaded only in local mode: a device agent does not carry it.
   const { localLayout, localSettings, startLocalBroker } = await import('./local.js');
-  const { DEFAULT_CONSOLE_PORT, DEFAULT_LOCAL_WS_PORT, serveLocalConsole, consoleTiming } = await import('./console.js');
+  const { DEFAULT_CONSOLE_PORT, DEFAULT_LOCAL_WS_PORT, serveLocalConsole, consoleTiming, localDropPublisher } = await import('./console.js');
+  const { localKeyPaths } = await import('./signing.js');
   const base = await resolveSettings(args);
   const log = createLogger({ level: levelOf(base), journal: stderrIsJournal() });
   guardProcess(log);
@@ -152,6 +153,9 @@ async function runLocal(args: ParsedArgs): Promise<void> {
     { brokerUrl: broker.wsUrl, baseTopic: settings.base_topic, ...consoleTiming(args.flags) },
     portFlag(args, 'console-port', DEFAULT_CONSOLE_PORT),
     args.flags,
+    // Dropped programs are signed with local mode's own key; a signature_key of the user's has
+    // its private half elsewhere, so the page then deploys by URL only.
+    base.signature_key ? undefined : localDropPublisher(localKeyPaths(layout.dataDir).privateKeyPath, settings.max_sketch_size),
   );
   onShutdown(log, async () => {
     await consoleServer?.close();

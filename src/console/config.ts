@@ -10,4 +10,7 @@ export interface ConsoleConfig {
   staleAfterSeconds: number;
   /** Seconds a request waits for the device's answer before the page says none came. */
   answerTimeoutSeconds: number;
+  /** Local mode only: a program file dropped in the page is signed and served by the console's
+   * server (POST /deploy with this token in the x-console-token header), up to maxBytes. */
+  deploy?: { token: string; maxBytes: number };
 }

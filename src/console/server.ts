@@ -1,12 +1,14 @@
 // The web console's own server: the built app's static files and /config.json, on 127.0.0.1 only.
 // The browser then speaks MQTT over WebSocket straight to the broker; nothing here relays it.
 
+import { randomBytes } from 'node:crypto';
 import { createReadStream, existsSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { dirname, extname, join, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ConsoleConfig } from './config.js';
+import { answerDrop, isOwnHost, type DropPublisher } from './drop-deploy.js';
 
 export type { ConsoleConfig };
 
@@ -64,12 +66,17 @@ export function fileOfPath(root: string, urlPath: string): string | undefined {
   return file === root || file.startsWith(root + sep) ? file : undefined;
 }
 
-export async function startConsoleServer(options: { root: string; config: ConsoleConfig; port: number; host?: string }): Promise<ConsoleServer> {
+/** `publisher` (local mode, with its signing key) turns on POST /deploy for dropped programs. */
+export async function startConsoleServer(options: { root: string; config: ConsoleConfig; port: number; host?: string; publisher?: DropPublisher }): Promise<ConsoleServer> {
   validateConsoleConfig(options.config);
   const root = resolve(options.root);
   if (!existsSync(join(root, 'index.html'))) throw new Error(`console: no built app in ${root} (run npm run build)`);
   const host = options.host ?? '127.0.0.1';
-  const configBody = JSON.stringify(options.config);
+  const publisher = options.publisher;
+  // A fresh token per server: the page reads it from /config.json, which other sites cannot.
+  const dropToken = publisher ? randomBytes(32).toString('hex') : undefined;
+  const configBody = JSON.stringify(publisher && dropToken ? { ...options.config, deploy: { token: dropToken, maxBytes: publisher.maxBytes } } : options.config);
+  let port = options.port;
 
   const send = (res: ServerResponse, status: number, type: string, body: string) => {
     res.writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(body), 'x-content-type-options': 'nosniff', 'cache-control': 'no-store' });
@@ -77,8 +84,11 @@ export async function startConsoleServer(options: { root: string; config: Consol
   };
 
   const answer = async (req: IncomingMessage, res: ServerResponse) => {
-    if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, 'text/plain; charset=utf-8', 'GET only\n');
     const path = new URL(req.url ?? '/', 'http://localhost').pathname;
+    if (path === '/deploy' && req.method === 'POST' && publisher && dropToken) return answerDrop(req, res, { port, token: dropToken, publisher });
+    if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, 'text/plain; charset=utf-8', 'GET only\n');
+    // With a drop token in it, the config goes to this server's own page only.
+    if (path === '/config.json' && dropToken && !isOwnHost(req, port)) return send(res, 403, 'text/plain; charset=utf-8', 'wrong host\n');
     if (path === '/config.json') return send(res, 200, contentTypes['.json']!, configBody);
     const file = fileOfPath(root, path);
     const info = file ? await stat(file).catch(() => undefined) : undefined;
@@ -102,7 +112,7 @@ export async function startConsoleServer(options: { root: string; config: Consol
       else res.destroy();
     });
   });
-  const port = await new Promise<number>((resolvePort, reject) => {
+  port = await new Promise<number>((resolvePort, reject) => {
     server.once('error', reject);
     server.listen(options.port, host, () => {
       server.off('error', reject);
