@@ -84,8 +84,8 @@ describe('web console: update, wifi and ethernet forms', { concurrency: false },
     // Not local mode: no key to sign a file with, and the page says so.
     await page.getByRole('region', { name: 'deploy a file' }).getByText('Only local mode’s console signs a program').waitFor();
     await page.getByRole('tab', { name: 'sketches' }).focus();
-    await page.keyboard.press('ArrowRight');
-    await page.keyboard.press('ArrowRight');
+    // The system tab is the last: ArrowLeft from the first wraps round to it.
+    await page.keyboard.press('ArrowLeft');
     await page.getByRole('heading', { name: 'Wi-Fi' }).waitFor();
     assert.equal(await page.getByRole('tab', { name: 'system' }).getAttribute('aria-selected'), 'true');
   });
