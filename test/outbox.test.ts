@@ -15,8 +15,10 @@ import { waitFor } from './helpers/wait.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const outageMs = 20_000;
-/** Prints "outbox-line <its pid> <n>" every 10 ms and keeps its last n in last-<pid> (in its folder). */
-const printer = '#!/bin/sh\ni=0\nwhile :; do i=$((i+1)); echo "outbox-line $$ $i"; echo "$i" > "last-$$"; sleep 0.01; done\n';
+/** Prints "outbox-line <its pid> <n>" every 10 ms and appends each n to last-<pid> (in its folder):
+ * one small write(2) a line, so a sketch killed at any moment leaves whole lines there (a rewrite
+ * of one number could be caught, or left, empty). */
+const printer = '#!/bin/sh\ni=0\nwhile :; do i=$((i+1)); echo "outbox-line $$ $i"; echo "$i" >> "last-$$"; sleep 0.01; done\n';
 const sketchId = 'outbox-printer';
 
 let world: ChaosWorld;
@@ -64,12 +66,8 @@ function linesByRun(): Map<number, number[]> {
 const linesIn = (payload: Buffer, pid: number) => payload.toString('latin1').includes(`outbox-line ${pid} `);
 
 async function lastPrinted(pid: number): Promise<number> {
-  // The sketch rewrites the file every 10 ms: read again when it was caught empty.
-  for (;;) {
-    const text = (await readFile(join(world.dataDir, 'sketches', `last-${pid}`), 'utf8')).trim();
-    if (text !== '') return Number(text);
-    await new Promise((r) => setTimeout(r, 5));
-  }
+  const text = await readFile(join(world.dataDir, 'sketches', `last-${pid}`), 'utf8');
+  return Number(text.slice(0, text.lastIndexOf('\n')).split('\n').pop());
 }
 
 /** 1, 2, ... n: each line once, in order. */
