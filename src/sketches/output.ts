@@ -1,6 +1,6 @@
 // A sketch's terminal output on its way to MQTT: chunks are coalesced into messages, a bounded
 // number of messages per second per sketch (each as full as the waiting output allows, up to the
-// largest message), optionally within a byte rate for metered links, published in order to every
+// largest message; a full one goes at once, as it could be no fuller), optionally within a byte rate for metered links, published in order to every
 // output topic. The bus is the outbox, which takes a message while the broker is away too, so the
 // terminal is held only while the broker (or the byte rate) is slower than the sketch and too much
 // is waiting: a sketch never blocks on a dead link.
@@ -23,7 +23,9 @@ export interface SketchOutputOptions {
   log: Logger;
   /** Largest message (default 64 KiB, half of what AWS IoT accepts). */
   maxMessageBytes?: number;
-  /** Messages per second at most (default 10); output waiting meanwhile goes in the next one. */
+  /** Messages per second at most (default 10) while they would not be full; output waiting
+   * meanwhile goes in the next one. Full messages are not held back: the bound is there to make
+   * messages fuller, not to cap a sketch's output rate (sketch_output_rate does that). */
   messagesPerSecond?: number;
   /** sketch_output_rate: bytes per second at most, for metered links (default 0: no limit). */
   bytesPerSecond?: number;
@@ -58,6 +60,8 @@ export class SketchOutput {
   private held = false;
   private readonly abort = new AbortController();
   private slotWaiter: (() => void) | undefined;
+  /** Ends the wait for the next message's turn once the waiting output fills a message. */
+  private fullWake: AbortController | undefined;
   private idleWaiters: (() => void)[] = [];
   private readonly detector: MissingLibraryDetector;
   private failures = 0;
@@ -97,6 +101,8 @@ export class SketchOutput {
     if (!this.pumping) {
       if (this.partialBytes >= this.maxMessageBytes) this.startPump();
       else this.flushTimer ??= setTimeout(() => this.startPump(), this.flushDelayMs);
+    } else if (this.fullWake && this.partialBytes >= this.maxMessageBytes) {
+      this.fullWake.abort();
     }
     if (!this.held && this.backlogBytes > this.highWaterBytes) {
       this.held = true;
@@ -115,6 +121,7 @@ export class SketchOutput {
   /** Stops pacing (shutdown): what is waiting goes out without delay. */
   close(): void {
     this.abort.abort();
+    this.fullWake?.abort();
   }
 
   private startPump(): void {
@@ -133,8 +140,10 @@ export class SketchOutput {
           continue;
         }
         const wait = this.nextMessageAt - this.clock.now();
-        if (wait > 0 && !signal.aborted) {
-          await this.clock.sleep(wait, signal);
+        if (wait > 0 && !signal.aborted && this.partialBytes < this.maxMessageBytes) {
+          const wake = (this.fullWake = new AbortController());
+          await this.clock.sleep(wait, wake.signal);
+          this.fullWake = undefined;
           continue;
         }
         let size = Math.min(this.partialBytes, this.maxMessageBytes);

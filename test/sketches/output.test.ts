@@ -124,17 +124,24 @@ describe('SketchOutput', () => {
     return clock satisfies Clock;
   };
 
-  it('sends at most messagesPerSecond messages, each as full as the waiting output allows', async () => {
+  it('holds back only messages that are not full: at most messagesPerSecond of them, each as full as the waiting output allows', async () => {
     const clock = testClock();
     const topics = freshTopics();
     const output = new SketchOutput({ bus, topics, flow: new RecordingFlow(), log: silentLogger, maxMessageBytes: 100, messagesPerSecond: 4, clock });
     output.push(Buffer.alloc(550, 'y'));
     await output.drain();
     assert.equal(output.messages, 6, 'six messages of at most 100 bytes');
-    // The first goes at once, each later one a quarter of a second after the one before.
-    assert.equal(clock.at, 5 * 250);
+    // The five full ones go at once; the last, not full, a quarter of a second after them.
+    assert.equal(clock.at, 250);
     await waitFor(() => bytesOn(topics[0]!).length === 550, 'all bytes');
     assert.deepEqual(received.get(topics[0]!)!.map((m) => m.length), [100, 100, 100, 100, 100, 50]);
+    // Output that trickles in: each message that is not full waits its quarter of a second.
+    output.push(Buffer.alloc(30, 'z'));
+    await output.drain();
+    output.push(Buffer.alloc(30, 'z'));
+    await output.drain();
+    assert.equal(clock.at, 750);
+    assert.equal(output.messages, 8);
   });
 
   it('keeps within sketch_output_rate bytes per second, and sends everything in order', async () => {
