@@ -28,7 +28,7 @@ import { InstallLog } from './streams/install-log.js';
 import { ShadowFeature, type ShadowOptions } from './streams/shadow.js';
 import { Presence, presenceWill } from './streams/presence.js';
 import { defaultDockerConfigPath } from './system/docker-config.js';
-import { findNatsServer } from './system/executables.js';
+import { findNatsServer } from './system/nats-server.js';
 import { WritableMount } from './system/ro-fs.js';
 import { VERSION } from './version.js';
 
@@ -177,7 +177,7 @@ export class Agent {
           containers: () => containers.engineAnswers(),
           network_manager: () => stats.networkManagerPresent(),
           // The bus knows whether its program is there; with the bus off, the program may still be.
-          nats_server: async () => (shadow.present() === 'off' ? (await findNatsServer()) !== undefined : shadow.present() !== 'missing'),
+          nats_server: async () => (shadow.present() === 'off' ? (await findNatsServer(settings.nats_server_path)) !== undefined : shadow.present() !== 'missing'),
           apt: () => apt.aptPresent(),
           ...extra.parts?.probes,
         },

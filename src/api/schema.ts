@@ -298,14 +298,7 @@ export function anyJson(description: string): Schema<unknown> {
 /** An object the agent writes: exactly these fields, each named exactly so. */
 export function fixedObject<S extends Shape>(shape: S): Schema<ObjectOf<S>> {
   const loose = object(shape);
-  const required = Object.entries(shape).filter(([, schema]) => !schema.optional).map(([key]) => key);
-  return {
-    json: {
-      type: 'object',
-      properties: Object.fromEntries(Object.entries(shape).map(([key, schema]) => [key, schema.json])),
-      ...(required.length > 0 ? { required } : {}),
-      additionalProperties: false,
-    },
-    parse: loose.parse,
-  };
+  // The request objects' schema without what only they allow (names in any case, other fields).
+  const { description: _lenient, ...json } = loose.json;
+  return { json: { ...json, additionalProperties: false }, parse: loose.parse };
 }

@@ -5,7 +5,7 @@ import { constants } from 'node:fs';
 import { access, stat } from 'node:fs/promises';
 import { delimiter, isAbsolute, join } from 'node:path';
 
-async function isExecutableFile(path: string): Promise<boolean> {
+export async function isExecutableFile(path: string): Promise<boolean> {
   try {
     await access(path, constants.X_OK);
     return (await stat(path)).isFile();
@@ -21,9 +21,4 @@ export async function findExecutable(name: string, extraPaths: readonly string[]
     if (await isExecutableFile(candidate)) return candidate;
   }
   return undefined;
-}
-
-/** Debian's nats-server package; its folder may be missing from a service's PATH. */
-export function findNatsServer(env: NodeJS.ProcessEnv = process.env): Promise<string | undefined> {
-  return findExecutable('nats-server', ['/usr/sbin/nats-server', '/usr/bin/nats-server'], env);
 }

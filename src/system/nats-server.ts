@@ -18,11 +18,11 @@ import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process'
 import { EventEmitter } from 'node:events';
 import { randomBytes } from 'node:crypto';
 import { closeSync, openSync, unlinkSync, writeSync } from 'node:fs';
-import { access, constants } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { delimiter, isAbsolute, join } from 'node:path';
+import { join } from 'node:path';
 import { LineSplitter } from '../lib/run-command.js';
 import { errorMessage, type Logger } from '../log.js';
+import { findExecutable, isExecutableFile } from './executables.js';
 import { killLeftovers, ownServerName } from './nats-leftovers.js';
 
 export interface NatsServerOptions {
@@ -45,24 +45,10 @@ export type NatsServerState = 'stopped' | 'starting' | 'running' | 'missing' | '
 const debianPath = '/usr/sbin/nats-server';
 const stableRunMs = 60_000;
 
-async function executable(path: string): Promise<boolean> {
-  try {
-    await access(path, constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /** The program to run, or undefined when there is none. */
 export async function findNatsServer(configured: string, env: NodeJS.ProcessEnv = process.env): Promise<string | undefined> {
-  if (configured) return (await executable(configured)) ? configured : undefined;
-  for (const dir of (env.PATH ?? '').split(delimiter)) {
-    if (!isAbsolute(dir)) continue;
-    const candidate = join(dir, 'nats-server');
-    if (await executable(candidate)) return candidate;
-  }
-  return (await executable(debianPath)) ? debianPath : undefined;
+  if (configured) return (await isExecutableFile(configured)) ? configured : undefined;
+  return findExecutable('nats-server', [debianPath], env);
 }
 
 /** A read-only descriptor of `text` in a file that is already removed, or undefined. */
@@ -193,7 +179,7 @@ export class NatsServer extends EventEmitter {
     const { port, maxPayload } = this.options;
     const args = ['-a', '127.0.0.1', '-p', String(port), '--server_name', await ownServerName(), '-T=false'];
     const setpriv = this.options.setprivPath ?? '/usr/bin/setpriv';
-    const useSetpriv = setpriv !== '' && (await executable(setpriv));
+    const useSetpriv = setpriv !== '' && (await isExecutableFile(setpriv));
     if (this.abort.signal.aborted) return 'stopped';
     // max_payload caps what a sketch can publish: the server refuses a larger message to its sender.
     const config = unlinkedFile(`max_payload: ${maxPayload}\n`);
