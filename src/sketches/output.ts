@@ -60,8 +60,6 @@ export class SketchOutput {
   private held = false;
   private readonly abort = new AbortController();
   private slotWaiter: (() => void) | undefined;
-  /** Ends the wait for the next message's turn once the waiting output fills a message. */
-  private fullWake: AbortController | undefined;
   private idleWaiters: (() => void)[] = [];
   private readonly detector: MissingLibraryDetector;
   private failures = 0;
@@ -98,11 +96,11 @@ export class SketchOutput {
     this.detector.feed(chunk);
     this.partial.push(chunk);
     this.partialBytes += chunk.length;
+    // While the pump runs it takes what arrives; otherwise a full message starts it at once, and
+    // anything less waits for its timer (the flush delay, or the next message's turn).
     if (!this.pumping) {
       if (this.partialBytes >= this.maxMessageBytes) this.startPump();
-      else this.flushTimer ??= setTimeout(() => this.startPump(), this.flushDelayMs);
-    } else if (this.fullWake && this.partialBytes >= this.maxMessageBytes) {
-      this.fullWake.abort();
+      else this.flushTimer ??= setTimeout(this.startPump, this.flushDelayMs);
     }
     if (!this.held && this.backlogBytes > this.highWaterBytes) {
       this.held = true;
@@ -121,14 +119,14 @@ export class SketchOutput {
   /** Stops pacing (shutdown): what is waiting goes out without delay. */
   close(): void {
     this.abort.abort();
-    this.fullWake?.abort();
+    if (this.partialBytes > 0) this.startPump();
   }
 
-  private startPump(): void {
+  private readonly startPump = (): void => {
     clearTimeout(this.flushTimer);
     this.flushTimer = undefined;
     if (!this.pumping) void this.pump();
-  }
+  };
 
   private async pump(): Promise<void> {
     this.pumping = true;
@@ -141,10 +139,15 @@ export class SketchOutput {
         }
         const wait = this.nextMessageAt - this.clock.now();
         if (wait > 0 && !signal.aborted && this.partialBytes < this.maxMessageBytes) {
-          const wake = (this.fullWake = new AbortController());
-          await this.clock.sleep(wait, wake.signal);
-          this.fullWake = undefined;
-          continue;
+          if (this.flushing) {
+            await this.clock.sleep(wait, signal);
+            continue;
+          }
+          // Not full and not its turn: the pump stops, and comes back on a timer at its turn, or
+          // from push() once a message is full. Not a sleep that push() would cut short: at full
+          // output that is an AbortController, an abort and its DOMException per message.
+          this.flushTimer = setTimeout(this.startPump, wait);
+          break;
         }
         let size = Math.min(this.partialBytes, this.maxMessageBytes);
         if (this.bytesPerSecond > 0 && !signal.aborted) {
@@ -175,12 +178,29 @@ export class SketchOutput {
 
   /** Takes the first `bytes` of the waiting output as one message. */
   private cut(bytes: number): Buffer {
-    const whole = this.partial.length === 1 ? this.partial[0]! : Buffer.concat(this.partial, this.partialBytes);
-    const message = whole.subarray(0, bytes);
-    const rest = whole.subarray(bytes);
-    this.partial = rest.length > 0 ? [rest] : [];
-    this.partialBytes = rest.length;
-    return message;
+    this.partialBytes -= bytes;
+    const first = this.partial[0]!;
+    if (first.length >= bytes) {
+      if (first.length === bytes) this.partial.shift();
+      else this.partial[0] = first.subarray(bytes);
+      return first.subarray(0, bytes);
+    }
+    // Only what this message takes is joined: up to the high-water mark may be waiting.
+    const parts: Buffer[] = [];
+    for (let taken = 0; taken < bytes; ) {
+      const chunk = this.partial[0]!;
+      const need = bytes - taken;
+      if (chunk.length <= need) {
+        parts.push(chunk);
+        this.partial.shift();
+        taken += chunk.length;
+      } else {
+        parts.push(chunk.subarray(0, need));
+        this.partial[0] = chunk.subarray(need);
+        taken = bytes;
+      }
+    }
+    return Buffer.concat(parts, bytes);
   }
 
   private send(message: Buffer): void {
