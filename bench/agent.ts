@@ -21,3 +21,17 @@ export function agentNodeArgs(args: string[]): string[] {
   const flags = process.env.BENCH_AGENT_FLAGS !== undefined ? process.env.BENCH_AGENT_FLAGS.split(/\s+/).filter(Boolean) : shebangFlags();
   return [...flags, agentBin, ...args];
 }
+
+/** Resolves once an agent's log (read again each time) matches `pattern` and says it is serving
+ * its commands; fails after 30 s with the log. */
+export function agentReady(log: () => string, pattern: RegExp): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const deadline = Date.now() + 30_000;
+    const check = () => {
+      if (pattern.test(log()) && /serving \d+ commands/.test(log())) resolve();
+      else if (Date.now() > deadline) reject(new Error(`an agent did not start: ${log()}`));
+      else setTimeout(check, 50);
+    };
+    check();
+  });
+}

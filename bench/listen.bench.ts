@@ -8,7 +8,7 @@ import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { startMosquitto } from '../test/helpers/mosquitto.js';
 import { tempDir } from '../test/helpers/tmp.js';
-import { agentNodeArgs, root } from './agent.js';
+import { agentNodeArgs, agentReady, root } from './agent.js';
 import type { BenchResult } from './types.js';
 
 // A minute after start: V8 has compiled what it will and the idle collector has run, so the
@@ -60,16 +60,7 @@ export default async function listenBench(): Promise<BenchResult[]> {
     const plain = start('plain', []);
     const following = start('following', ['-listen', file]);
     const waiting = start('waiting', ['-listen', join(dir.path, 'not-yet', 'install.log')]);
-    const ready = (agent: { log(): string }, pattern: RegExp) =>
-      new Promise<void>((resolve, reject) => {
-        const deadline = Date.now() + 30_000;
-        const check = () => {
-          if (pattern.test(agent.log()) && /serving \d+ commands/.test(agent.log())) resolve();
-          else if (Date.now() > deadline) reject(new Error(`an agent did not start: ${agent.log()}`));
-          else setTimeout(check, 50);
-        };
-        check();
-      });
+    const ready = (agent: { log(): string }, pattern: RegExp) => agentReady(agent.log, pattern);
     await Promise.all([ready(plain, /connected to/), ready(following, /reading /), ready(waiting, /waiting for /)]);
     process.stderr.write(`bench: listen: ${settleSeconds} s to settle, then ${windowSeconds} s idle...\n`);
     await new Promise((r) => setTimeout(r, settleSeconds * 1000));

@@ -12,7 +12,7 @@ import mqtt from 'mqtt';
 import { startMosquitto } from '../test/helpers/mosquitto.js';
 import { freePort } from '../test/helpers/net.js';
 import { tempDir } from '../test/helpers/tmp.js';
-import { agentNodeArgs, root } from './agent.js';
+import { agentNodeArgs, agentReady, root } from './agent.js';
 import type { BenchResult } from './types.js';
 
 const settleSeconds = Number(process.env.BENCH_SHADOW_SETTLE ?? 60);
@@ -51,16 +51,7 @@ export default async function shadowBench(): Promise<BenchResult[]> {
     };
     const without = start('off', 0);
     const withBus = start('bus', port);
-    const ready = (agent: { log(): string }, pattern: RegExp) =>
-      new Promise<void>((resolve, reject) => {
-        const deadline = Date.now() + 30_000;
-        const check = () => {
-          if (pattern.test(agent.log()) && /serving \d+ commands/.test(agent.log())) resolve();
-          else if (Date.now() > deadline) reject(new Error(`an agent did not start: ${agent.log()}`));
-          else setTimeout(check, 50);
-        };
-        check();
-      });
+    const ready = (agent: { log(): string }, pattern: RegExp) => agentReady(agent.log, pattern);
     await Promise.all([ready(without, /local bus off/), ready(withBus, /forwarding \$arduino/)]);
     process.stderr.write(`bench: shadow: ${settleSeconds} s to settle...\n`);
     await new Promise((r) => setTimeout(r, settleSeconds * 1000));

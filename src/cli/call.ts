@@ -12,6 +12,14 @@ import { callUsage } from './call-usage.js';
 
 export const exitCodes = { info: 0, error: 1, usage: 2, timeout: 3 } as const;
 
+/** A client command's end on an error: a time-out is said on stderr and gives its exit code;
+ * anything else is thrown on. */
+export function timeoutExitCode(err: unknown): number {
+  if (!(err instanceof TimeoutError)) throw err;
+  process.stderr.write(`${err.message}\n`);
+  return exitCodes.timeout;
+}
+
 interface Target {
   broker: string;
   device: string;
@@ -76,11 +84,7 @@ export async function runCall(positionals: string[], flags: Record<string, strin
     process.stderr.write(`ERROR: ${reply.message}\n`);
     return exitCodes.error;
   } catch (err) {
-    if (err instanceof TimeoutError) {
-      process.stderr.write(`${err.message}\n`);
-      return exitCodes.timeout;
-    }
-    throw err;
+    return timeoutExitCode(err);
   } finally {
     await client?.close();
   }

@@ -5,10 +5,10 @@ import { stat } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { decodeBody, decodeStream, requestSchemas, topics, type RequestOf, type SketchStatus } from '../api.js';
 import { ValidationError } from '../api/schema.js';
-import { ConnectorClient, TimeoutError } from '../client.js';
+import { ConnectorClient } from '../client.js';
 import { ConfigError } from '../errors.js';
 import { escapeText } from '../text.js';
-import { exitCodes, resolveTarget } from './call.js';
+import { exitCodes, resolveTarget, timeoutExitCode } from './call.js';
 import { localLayout } from './local.js';
 import { serveOnce } from './one-shot-server.js';
 import { attachTerminal } from './sketch-terminal.js';
@@ -135,11 +135,7 @@ export async function runDeploy(argv: string[]): Promise<number> {
     });
     return exitCodes.info;
   } catch (err) {
-    if (err instanceof TimeoutError) {
-      process.stderr.write(`${err.message}\n`);
-      return exitCodes.timeout;
-    }
-    throw err;
+    return timeoutExitCode(err);
   } finally {
     await server.close();
     await client?.close();
