@@ -153,6 +153,11 @@ export class ChaosWorld {
 
   /** Starts the agent without waiting for it (the broker may be away). */
   spawnAgent(): ChildProcess {
+    // One agent at a time: a test that failed before it stopped its agent must not leave it
+    // running beside the next (two agents of one id take the session from each other, and the
+    // forgotten one keeps the test's process alive after its last test).
+    const previous = this.agent;
+    if (previous && previous.exitCode === null && previous.signalCode === null) previous.kill('SIGKILL');
     const { command, args, cwd } = this.options.agentCommand(['-config', join(this.dir.path, 'agent.cfg')]);
     const agent = spawn(command, args, { cwd, env: this.env, stdio: ['ignore', 'ignore', 'pipe'] });
     this.agent = agent;
