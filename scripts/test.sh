@@ -18,4 +18,6 @@ else
 fi
 npx --no-install tsc -p tsconfig.test.json
 if [ $# -gt 0 ]; then files=("$@"); fi
-exec node --import tsx --test --test-concurrency=2 --test-timeout=300000 "${files[@]}"
+# --test-force-exit: a test file ends when its tests and hooks have, even if a child process it
+# lost track of still holds a pipe open (one such agent once held a CI run until it was killed).
+exec node --import tsx --test --test-concurrency=2 --test-timeout=300000 --test-force-exit "${files[@]}"
