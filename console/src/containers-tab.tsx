@@ -11,6 +11,7 @@ import type { Device } from './fleet.js';
 import { ProgressLog } from './progress-log.js';
 import { RunForm } from './run-form.js';
 import type { Session } from './session.js';
+import { DataTable } from './data-table.js';
 
 // The agent gives engine calls 60 s (docs/API.md): the page waits a little longer.
 const ENGINE_TIMEOUT_MS = 75_000;
@@ -136,46 +137,23 @@ export function ContainersTab({ device, session }: { device: Device; session: Se
       </div>
       <AnswerLine outcome={listOutcome} testId="containers-answer" />
       <AnswerLine outcome={actionOutcome} testId="container-action-answer" />
-      <div class="table-wrap">
-        <table class="sketches" aria-label="containers">
-          <thead>
-            <tr>
-              <th scope="col">name</th>
-              <th scope="col" class="wide">image</th>
-              <th scope="col">state</th>
-              <th scope="col">actions</th>
-            </tr>
-          </thead>
-          <tbody>
-            {(containers ?? []).map((c) => (
-              <ContainerRow key={c.Id} c={c} act={act} rename={rename} />
-            ))}
-          </tbody>
-        </table>
-      </div>
+      <DataTable label="containers" columns={['name', { name: 'image', wide: true }, 'state', 'actions']}>
+        {(containers ?? []).map((c) => (
+          <ContainerRow key={c.Id} c={c} act={act} rename={rename} />
+        ))}
+      </DataTable>
       <h2>Images</h2>
-      <div class="table-wrap">
-        <table class="sketches" aria-label="images">
-          <thead>
-            <tr>
-              <th scope="col">tags</th>
-              <th scope="col">id</th>
-              <th scope="col">size</th>
-            </tr>
-          </thead>
-          <tbody>
-            {(images ?? []).map((i) => (
-              <tr key={i.Id} data-image={i.Id}>
-                <th scope="row" class="id">
-                  {i.RepoTags?.filter((t) => t !== '<none>:<none>').join(', ') || '<none>'}
-                </th>
-                <td class="id">{i.Id.replace(/^sha256:/, '').slice(0, 12)}</td>
-                <td>{mib(i.Size)}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </div>
+      <DataTable label="images" columns={['tags', 'id', 'size']}>
+        {(images ?? []).map((i) => (
+          <tr key={i.Id} data-image={i.Id}>
+            <th scope="row" class="id">
+              {i.RepoTags?.filter((t) => t !== '<none>:<none>').join(', ') || '<none>'}
+            </th>
+            <td class="id">{i.Id.replace(/^sha256:/, '').slice(0, 12)}</td>
+            <td>{mib(i.Size)}</td>
+          </tr>
+        ))}
+      </DataTable>
       <RunForm device={device} session={session} onDone={load} />
       <ProgressLog session={session} topic={topics.containersProgress(device.base)} lineOf={progressLine} label="pull progress" testId="pull-progress" />
     </div>

@@ -11,6 +11,7 @@ import type { Device } from './fleet.js';
 import { ProgressLog } from './progress-log.js';
 import { ReposPanel } from './repos-panel.js';
 import type { RequestResult, Session } from './session.js';
+import { DataTable } from './data-table.js';
 
 // The agent gives queries 2 minutes and changes 30 (docs/API.md): the page waits a little longer.
 const QUERY_TIMEOUT_MS = 150_000;
@@ -156,24 +157,11 @@ export function PackagesTab({ device, session }: { device: Device; session: Sess
           <p data-testid="packages-summary">
             {shown.search ? `“${shown.search}”` : 'upgradable'}: {body.total_items} packages, page {body.page + 1} of {body.pages}
           </p>
-          <div class="table-wrap">
-            <table class="sketches" aria-label="packages">
-              <thead>
-                <tr>
-                  <th scope="col">package</th>
-                  <th scope="col">status</th>
-                  <th scope="col">version</th>
-                  <th scope="col" class="wide">description</th>
-                  <th scope="col">actions</th>
-                </tr>
-              </thead>
-              <tbody>
-                {body.packages.map((p) => (
-                  <PackageRow key={p.Name} pkg={p} busy={busy} change={change} get={get} />
-                ))}
-              </tbody>
-            </table>
-          </div>
+          <DataTable label="packages" columns={['package', 'status', 'version', { name: 'description', wide: true }, 'actions']}>
+            {body.packages.map((p) => (
+              <PackageRow key={p.Name} pkg={p} busy={busy} change={change} get={get} />
+            ))}
+          </DataTable>
           <nav class="toolbar" aria-label="pages">
             <button disabled={body.page <= 0} onClick={() => void list(shown.search, body.page - 1)}>
               previous page

@@ -6,6 +6,7 @@ import type { Repository } from '../../src/api/apt.js';
 import { AnswerLine, type Outcome } from './answer-line.js';
 import type { Device } from './fleet.js';
 import type { Session } from './session.js';
+import { DataTable } from './data-table.js';
 
 const blank: Repository = { enabled: true, sourceRepo: false, options: '', uri: '', distribution: '', components: '', comment: '' };
 const textFields = [
@@ -50,62 +51,48 @@ export function ReposPanel({ device, session }: { device: Device; session: Sessi
         <h2>Repositories</h2>
         <button onClick={() => void load()}>Refresh</button>
       </div>
-      <div class="table-wrap">
-        <table class="sketches" aria-label="repositories">
-          <thead>
-            <tr>
-              <th scope="col">type</th>
-              <th scope="col">URI</th>
-              <th scope="col">distribution</th>
-              <th scope="col">components</th>
-              <th scope="col" class="wide">options</th>
-              <th scope="col">actions</th>
-            </tr>
-          </thead>
-          <tbody>
-            {(repos ?? []).map((r) => {
-              const key = keyOf(r);
-              return (
-                <tr key={key} data-repo={r.uri} class={r.enabled ? undefined : 'disabled'}>
-                  <td>
-                    {r.sourceRepo ? 'deb-src' : 'deb'}
-                    {r.enabled ? null : <small> (disabled)</small>}
-                  </td>
-                  <th scope="row" class="id">
-                    {r.uri}
-                  </th>
-                  <td>{r.distribution}</td>
-                  <td>{r.components}</td>
-                  <td class="wide">{r.options}</td>
-                  <td class="actions">
-                    <button
-                      onClick={() => {
-                        setEditing(r);
-                        setForm(r);
-                        document.getElementById('repo-uri')?.focus();
-                      }}
-                    >
-                      edit
+      <DataTable label="repositories" columns={['type', 'URI', 'distribution', 'components', { name: 'options', wide: true }, 'actions']}>
+        {(repos ?? []).map((r) => {
+          const key = keyOf(r);
+          return (
+            <tr key={key} data-repo={r.uri} class={r.enabled ? undefined : 'disabled'}>
+              <td>
+                {r.sourceRepo ? 'deb-src' : 'deb'}
+                {r.enabled ? null : <small> (disabled)</small>}
+              </td>
+              <th scope="row" class="id">
+                {r.uri}
+              </th>
+              <td>{r.distribution}</td>
+              <td>{r.components}</td>
+              <td class="wide">{r.options}</td>
+              <td class="actions">
+                <button
+                  onClick={() => {
+                    setEditing(r);
+                    setForm(r);
+                    document.getElementById('repo-uri')?.focus();
+                  }}
+                >
+                  edit
+                </button>
+                {confirming === key ? (
+                  <>
+                    <button class="danger" ref={(el) => el?.focus()} onClick={() => void send(`remove ${r.uri}`, 'apt/repos/remove', { repository: r }).then(() => setConfirming(undefined))}>
+                      confirm remove
                     </button>
-                    {confirming === key ? (
-                      <>
-                        <button class="danger" ref={(el) => el?.focus()} onClick={() => void send(`remove ${r.uri}`, 'apt/repos/remove', { repository: r }).then(() => setConfirming(undefined))}>
-                          confirm remove
-                        </button>
-                        <button onClick={() => setConfirming(undefined)}>cancel</button>
-                      </>
-                    ) : (
-                      <button class="danger" onClick={() => setConfirming(key)}>
-                        remove
-                      </button>
-                    )}
-                  </td>
-                </tr>
-              );
-            })}
-          </tbody>
-        </table>
-      </div>
+                    <button onClick={() => setConfirming(undefined)}>cancel</button>
+                  </>
+                ) : (
+                  <button class="danger" onClick={() => setConfirming(key)}>
+                    remove
+                  </button>
+                )}
+              </td>
+            </tr>
+          );
+        })}
+      </DataTable>
       <form
         aria-label={editing ? 'edit the repository' : 'add a repository'}
         onSubmit={(e) => {

@@ -8,6 +8,7 @@ import { AnswerLine, type Outcome } from './answer-line.js';
 import { DropDeploy } from './drop-deploy.js';
 import type { ConsoleConfig, Device, Fleet } from './fleet.js';
 import type { Session } from './session.js';
+import { DataTable } from './data-table.js';
 
 // xterm.js is loaded only when a terminal opens: the fleet page stays small.
 const Terminal = lazy(() => import('./terminal.js').then((m) => ({ default: m.SketchTerminal })));
@@ -62,51 +63,39 @@ export function SketchesTab({ device, session, fleet, drop }: { device: Device; 
         <button onClick={() => fleet.askStatus(device)}>Refresh</button>
         <span>{device.status ? `${sketches.length} sketches` : 'waiting for the device’s status…'}</span>
       </div>
-      <div class="table-wrap">
-        <table class="sketches" aria-label="sketches">
-          <thead>
-            <tr>
-              <th scope="col">sketch</th>
-              <th scope="col">state</th>
-              <th scope="col">pid</th>
-              <th scope="col">actions</th>
+      <DataTable label="sketches" columns={['sketch', 'state', 'pid', 'actions']}>
+        {sketches.map((s) => (
+          <Fragment key={s.id}>
+            <tr data-sketch={s.id}>
+              <th scope="row">
+                {s.name}
+                {s.name !== s.id ? <small> ({s.id})</small> : null}
+              </th>
+              <td data-testid="sketch-state" class={`state ${s.status.toLowerCase()}`}>
+                {s.status}
+                {s.exit_code !== undefined && s.exit_code !== null ? <small> exit {s.exit_code}</small> : null}
+                {s.signal ? <small> {s.signal}</small> : null}
+              </td>
+              <td>{s.pid || '—'}</td>
+              <td class="actions">
+                {actions.map((a) => (
+                  <button key={a} class={a === 'DELETE' ? 'danger' : undefined} onClick={() => void act(s, a)}>
+                    {a}
+                  </button>
+                ))}
+                <button aria-pressed={terminal === s.id} onClick={() => setTerminal(terminal === s.id ? undefined : s.id)}>
+                  terminal
+                </button>
+              </td>
             </tr>
-          </thead>
-          <tbody>
-            {sketches.map((s) => (
-              <Fragment key={s.id}>
-                <tr data-sketch={s.id}>
-                  <th scope="row">
-                    {s.name}
-                    {s.name !== s.id ? <small> ({s.id})</small> : null}
-                  </th>
-                  <td data-testid="sketch-state" class={`state ${s.status.toLowerCase()}`}>
-                    {s.status}
-                    {s.exit_code !== undefined && s.exit_code !== null ? <small> exit {s.exit_code}</small> : null}
-                    {s.signal ? <small> {s.signal}</small> : null}
-                  </td>
-                  <td>{s.pid || '—'}</td>
-                  <td class="actions">
-                    {actions.map((a) => (
-                      <button key={a} class={a === 'DELETE' ? 'danger' : undefined} onClick={() => void act(s, a)}>
-                        {a}
-                      </button>
-                    ))}
-                    <button aria-pressed={terminal === s.id} onClick={() => setTerminal(terminal === s.id ? undefined : s.id)}>
-                      terminal
-                    </button>
-                  </td>
-                </tr>
-                <tr class="answer-row">
-                  <td colSpan={4}>
-                    <AnswerLine outcome={outcomes[s.id]} testId={`answer-${s.id}`} />
-                  </td>
-                </tr>
-              </Fragment>
-            ))}
-          </tbody>
-        </table>
-      </div>
+            <tr class="answer-row">
+              <td colSpan={4}>
+                <AnswerLine outcome={outcomes[s.id]} testId={`answer-${s.id}`} />
+              </td>
+            </tr>
+          </Fragment>
+        ))}
+      </DataTable>
       {/* A deleted sketch's terminal closes with its row. */}
       {terminal && sketches.some((s) => s.id === terminal) ? (
         <Suspense fallback={<p>loading the terminal…</p>}>

@@ -6,6 +6,7 @@ import type { NetworkStats, StatsBody } from '../../src/api/stats.js';
 import { AnswerLine, type Outcome } from './answer-line.js';
 import type { Device } from './fleet.js';
 import type { Session } from './session.js';
+import { DataTable } from './data-table.js';
 
 const PERIOD_MS = 5000;
 const KEEP = 120;
@@ -57,51 +58,27 @@ function Network({ network, error }: { network: NetworkStats | null | undefined;
   return (
     <>
       <h3>Network ({network.Status})</h3>
-      <div class="table-wrap">
-        <table class="sketches" aria-label="network devices">
-          <thead>
-            <tr>
-              <th scope="col">interface</th>
-              <th scope="col">type</th>
-              <th scope="col">state</th>
-              <th scope="col">IPv4</th>
-            </tr>
-          </thead>
-          <tbody>
-            {network.Devices.map((d) => (
-              <tr key={d.Path}>
-                <th scope="row">{d.Interface}</th>
-                <td>{d.DeviceType.replace(/^NmDeviceType/, '')}</td>
-                <td>{d.State.replace(/^NmDeviceState/, '')}</td>
-                <td>{d.IP4Config?.Addresses.map((a) => `${a.Address}/${a.Prefix}`).join(', ') || '—'}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </div>
+      <DataTable label="network devices" columns={['interface', 'type', 'state', 'IPv4']}>
+        {network.Devices.map((d) => (
+          <tr key={d.Path}>
+            <th scope="row">{d.Interface}</th>
+            <td>{d.DeviceType.replace(/^NmDeviceType/, '')}</td>
+            <td>{d.State.replace(/^NmDeviceState/, '')}</td>
+            <td>{d.IP4Config?.Addresses.map((a) => `${a.Address}/${a.Prefix}`).join(', ') || '—'}</td>
+          </tr>
+        ))}
+      </DataTable>
       {aps.length > 0 ? (
-        <div class="table-wrap">
-          <table class="sketches" aria-label="access points">
-            <thead>
-              <tr>
-                <th scope="col">SSID</th>
-                <th scope="col">strength</th>
-                <th scope="col">MHz</th>
-                <th scope="col">seen by</th>
-              </tr>
-            </thead>
-            <tbody>
-              {aps.map((ap) => (
-                <tr key={`${ap.device}-${ap.HWAddress}`}>
-                  <th scope="row">{ap.SSID}</th>
-                  <td>{ap.Strength} %</td>
-                  <td>{ap.Frequency}</td>
-                  <td>{ap.device}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <DataTable label="access points" columns={['SSID', 'strength', 'MHz', 'seen by']}>
+          {aps.map((ap) => (
+            <tr key={`${ap.device}-${ap.HWAddress}`}>
+              <th scope="row">{ap.SSID}</th>
+              <td>{ap.Strength} %</td>
+              <td>{ap.Frequency}</td>
+              <td>{ap.device}</td>
+            </tr>
+          ))}
+        </DataTable>
       ) : null}
     </>
   );
